@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Inbound statuses. A row is new until ingest claims it (processing), then done,
+// duplicate (an MTA re-delivered a message already ingested) or failed (retried later).
+const (
+	InboundNew        = "new"
+	InboundProcessing = "processing"
+	InboundDone       = "done"
+	InboundDuplicate  = "duplicate"
+	InboundFailed     = "failed"
+)
+
+// Inbound is one spooled message: what smtpd answered 250 for.
+type Inbound struct {
+	ID            int64      `db:"id" json:"id"`
+	ReceivedAt    time.Time  `db:"received_at" json:"received_at"`
+	RemoteAddr    string     `db:"remote_addr" json:"remote_addr"`
+	Helo          string     `db:"helo" json:"helo"`
+	MailFrom      string     `db:"mail_from" json:"mail_from"`
+	RcptJSON      string     `db:"rcpt_to" json:"-"`
+	Size          int64      `db:"size" json:"size"`
+	RawSHA256     string     `db:"raw_sha256" json:"raw_sha256"`
+	AuthResults   string     `db:"auth_results" json:"auth_results,omitempty"`
+	Status        string     `db:"status" json:"status"`
+	Attempts      int        `db:"attempts" json:"attempts"`
+	NextAttemptAt *time.Time `db:"next_attempt_at" json:"next_attempt_at,omitempty"`
+	Error         string     `db:"error" json:"error,omitempty"`
+	ProcessedAt   *time.Time `db:"processed_at" json:"processed_at,omitempty"`
+
+	Rcpt []string `db:"-" json:"rcpt_to"`
+	Raw  []byte   `db:"-" json:"-"`
+}
+
+// InsertInbound stores the raw message as a blob and its spool row, in the caller's
+// transaction, and sets in.ID.
+func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
+	sum := SHA256(in.Raw)
+	if err := putBlob(ctx, q, sum, in.Raw); err != nil {
+		return err
+	}
+	rcpt, err := json.Marshal(in.Rcpt)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	in.RawSHA256, in.RcptJSON, in.Size, in.Status = sum, string(rcpt), int64(len(in.Raw)), InboundNew
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = now()
+	}
+	id, err := insertID(ctx, q, q.Rebind(`INSERT INTO inbound
+		(received_at, remote_addr, helo, mail_from, rcpt_to, size, raw_sha256, auth_results, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		in.ReceivedAt, in.RemoteAddr, in.Helo, in.MailFrom, in.RcptJSON, in.Size, sum, in.AuthResults, InboundNew)
+	if err != nil {
+		return fmt.Errorf("spool: insert: %w", err)
+	}
+	in.ID = id
+	return nil
+}
+
+// inboundLease is how long a claimed row stays with its claimer. A replica that dies
+// mid-ingest leaves the row processing; after the lease another one takes it.
+const inboundLease = 5 * time.Minute
+
+// ClaimInbound marks up to limit due rows as processing and returns their ids, oldest
+// first. Due: new, or failed/processing whose next_attempt_at has passed.
+func (s *Store) ClaimInbound(ctx context.Context, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
+		t := now()
+		q := `SELECT id FROM inbound WHERE status = ? OR (status IN (?, ?) AND next_attempt_at <= ?) ORDER BY id LIMIT ?`
+		if s.Dialect == Postgres {
+			q += " FOR UPDATE SKIP LOCKED"
+		}
+		if err := tx.SelectContext(ctx, &ids, tx.Rebind(q), InboundNew, InboundFailed, InboundProcessing, t, limit); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE inbound SET status = ?, next_attempt_at = ? WHERE id = ?`),
+				InboundProcessing, t.Add(inboundLease), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim inbound: %w", err)
+	}
+	return ids, nil
+}
+
+// ReleaseProcessing hands rows left processing by a crashed process back to new. Only
+// safe where one process owns the database (SQLite); PostgreSQL replicas rely on the lease.
+func (s *Store) ReleaseProcessing(ctx context.Context) (int64, error) {
+	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE inbound SET status = ? WHERE status = ?`), InboundNew, InboundProcessing)
+	if err != nil {
+		return 0, fmt.Errorf("release inbound: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// GetInbound loads a spool row with its raw message.
+func GetInbound(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbound, error) {
+	var in Inbound
+	if err := sqlx.GetContext(ctx, q, &in, rebind(q, "SELECT * FROM inbound WHERE id = ?"), id); err != nil {
+		return nil, fmt.Errorf("inbound %d: %w", id, notFound(err))
+	}
+	if err := json.Unmarshal([]byte(in.RcptJSON), &in.Rcpt); err != nil {
+		return nil, fmt.Errorf("inbound %d: rcpt_to: %w", id, err)
+	}
+	raw, err := GetBlob(ctx, q, in.RawSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("inbound %d: %w", id, err)
+	}
+	in.Raw = raw
+	return &in, nil
+}
+
+// FinishInbound records the outcome of ingesting a row, in the ingest transaction.
+func FinishInbound(ctx context.Context, q sqlx.ExtContext, id int64, status string) error {
+	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE inbound SET status = ?, error = '', processed_at = ?, next_attempt_at = NULL WHERE id = ?`),
+		status, now(), id)
+	if err != nil {
+		return fmt.Errorf("inbound %d: finish: %w", id, err)
+	}
+	return nil
+}
+
+// FailInbound records an ingest error and when to try again. The raw message stays.
+func (s *Store) FailInbound(ctx context.Context, id int64, cause error) error {
+	var attempts int
+	if err := s.DB.GetContext(ctx, &attempts, s.DB.Rebind("SELECT attempts FROM inbound WHERE id = ?"), id); err != nil {
+		return fmt.Errorf("inbound %d: fail: %w", id, notFound(err))
+	}
+	attempts++
+	next := now().Add(RetryDelay(attempts))
+	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE inbound SET status = ?, attempts = ?, error = ?, next_attempt_at = ? WHERE id = ?`),
+		InboundFailed, attempts, cause.Error(), next, id)
+	if err != nil {
+		return fmt.Errorf("inbound %d: fail: %w", id, err)
+	}
+	return nil
+}
+
+// RetryDelay is the backoff after the n-th failed attempt: 1 min doubling up to 6 h.
+func RetryDelay(n int) time.Duration {
+	d := time.Minute
+	for i := 1; i < n && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 6*time.Hour)
+}
+
+// ListInbound returns spool rows, newest first, optionally only those with a status.
+func (s *Store) ListInbound(ctx context.Context, status string, limit int) ([]Inbound, error) {
+	q := "SELECT * FROM inbound"
+	args := []any{}
+	if status != "" {
+		q += " WHERE status = ?"
+		args = append(args, status)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	var rows []Inbound
+	if err := s.DB.SelectContext(ctx, &rows, s.DB.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list inbound: %w", err)
+	}
+	for i := range rows {
+		_ = json.Unmarshal([]byte(rows[i].RcptJSON), &rows[i].Rcpt)
+	}
+	return rows, nil
+}

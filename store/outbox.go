@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending    = "pending"
+	OutboxSending    = "sending"
+	OutboxSent       = "sent"
+	OutboxFailed     = "failed"     // permanent: recorded and visible, never retried
+	OutboxSuppressed = "suppressed" // automatic mail held back by the loop guard
+)
+
+// Outbox is one mail to send, written in the transaction of the change that caused it.
+type Outbox struct {
+	ID            int64      `db:"id" json:"id"`
+	TicketID      *int64     `db:"ticket_id" json:"ticket_id,omitempty"`
+	Kind          string     `db:"kind" json:"kind"`
+	Automatic     bool       `db:"automatic" json:"automatic"`
+	MailFrom      string     `db:"mail_from" json:"mail_from"`
+	RcptTo        string     `db:"rcpt_to" json:"rcpt_to"`
+	MessageID     string     `db:"message_id" json:"message_id"`
+	Raw           []byte     `db:"raw" json:"-"`
+	Status        string     `db:"status" json:"status"`
+	Attempts      int        `db:"attempts" json:"attempts"`
+	NextAttemptAt time.Time  `db:"next_attempt_at" json:"next_attempt_at"`
+	LastError     string     `db:"last_error" json:"last_error,omitempty"`
+	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
+	SentAt        *time.Time `db:"sent_at" json:"sent_at,omitempty"`
+}
+
+// InsertOutbox queues a mail in the caller's transaction and sets o.ID.
+func InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) error {
+	t := now()
+	if o.Status == "" {
+		o.Status = OutboxPending
+	}
+	o.CreatedAt, o.NextAttemptAt = t, t
+	id, err := insertID(ctx, q, q.Rebind(`INSERT INTO outbox
+		(ticket_id, kind, automatic, mail_from, rcpt_to, message_id, raw, status, next_attempt_at, last_error, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		o.TicketID, o.Kind, o.Automatic, o.MailFrom, o.RcptTo, o.MessageID, o.Raw, o.Status, o.NextAttemptAt, o.LastError, o.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("outbox %s to %s: %w", o.Kind, o.RcptTo, err)
+	}
+	o.ID = id
+	return nil
+}
+
+// CountAutomaticSince counts automatic mails queued to rcpt since t (the loop guard's window).
+func CountAutomaticSince(ctx context.Context, q sqlx.QueryerContext, rcpt string, t time.Time) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND automatic = ? AND status <> ? AND created_at >= ?`),
+		rcpt, true, OutboxSuppressed, t)
+	if err != nil {
+		return 0, fmt.Errorf("count outbox to %s: %w", rcpt, err)
+	}
+	return n, nil
+}
+
+// outboxLease is how long a claimed row belongs to its sender before another may retry it.
+const outboxLease = 10 * time.Minute
+
+// ClaimOutbox marks up to limit due rows as sending and returns them. On PostgreSQL,
+// SKIP LOCKED lets several replicas claim disjoint rows.
+func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Outbox, error) {
+	var rows []Outbox
+	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
+		t := now()
+		q := `SELECT * FROM outbox WHERE status IN (?, ?) AND next_attempt_at <= ? ORDER BY id LIMIT ?`
+		if s.Dialect == Postgres {
+			q += " FOR UPDATE SKIP LOCKED"
+		}
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), OutboxPending, OutboxSending, t, limit); err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].Attempts++
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ? WHERE id = ?`),
+				OutboxSending, rows[i].Attempts, t.Add(outboxLease), rows[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return rows, nil
+}
+
+// MarkOutboxSent records a delivery.
+func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
+	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ?`), OutboxSent, now(), id)
+	if err != nil {
+		return fmt.Errorf("outbox %d: mark sent: %w", id, err)
+	}
+	return nil
+}
+
+// MarkOutboxRetry records a temporary failure and when to try again.
+func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, cause error, next time.Time) error {
+	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`),
+		OutboxPending, cause.Error(), next.UTC(), id)
+	if err != nil {
+		return fmt.Errorf("outbox %d: mark retry: %w", id, err)
+	}
+	return nil
+}
+
+// MarkOutboxFailed records a permanent failure; the row stays for the operator to see.
+func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, cause error) error {
+	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, last_error = ? WHERE id = ?`), OutboxFailed, cause.Error(), id)
+	if err != nil {
+		return fmt.Errorf("outbox %d: mark failed: %w", id, err)
+	}
+	return nil
+}
+
+// ListOutbox returns outbox rows, newest first, optionally of one status or one ticket.
+func (s *Store) ListOutbox(ctx context.Context, status string, ticketID int64, limit int) ([]Outbox, error) {
+	q := "SELECT * FROM outbox WHERE 1=1"
+	var args []any
+	if status != "" {
+		q += " AND status = ?"
+		args = append(args, status)
+	}
+	if ticketID != 0 {
+		q += " AND ticket_id = ?"
+		args = append(args, ticketID)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	var rows []Outbox
+	if err := s.DB.SelectContext(ctx, &rows, s.DB.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return rows, nil
+}

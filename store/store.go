@@ -1,0 +1,153 @@
+// Package store is mxdesk's only door to the database. SQL is written once with `?`
+// placeholders and rebound per dialect; what truly differs between SQLite and PostgreSQL
+// (connection setup, locking) sits in small functions here. Open picks the driver from
+// the URL. The store knows tables, not rules: deciding what to write is ticket's and
+// ingest's job.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"   // PostgreSQL driver
+	_ "modernc.org/sqlite" // SQLite driver, pure Go
+
+	"github.com/mxdesk/mxdesk/migrations"
+)
+
+// Dialect names the SQL flavour behind a Store.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// ErrNotFound is returned when a row asked for by id does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store wraps the database handle with the dialect it speaks.
+type Store struct {
+	DB      *sqlx.DB
+	Dialect string
+}
+
+// Open connects to the database named by url: "sqlite:PATH" or "postgres://…".
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, url string) (*Store, error) {
+	var (
+		driver, dsn, dialect string
+	)
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return nil, fmt.Errorf("open database: %q names no file", url)
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("open database: %w", err)
+			}
+		}
+		// WAL lets readers (the CLI, the portal) run beside the writer. synchronous=FULL
+		// because a 250 promises the message survives power loss, not only a crash.
+		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the
+		// busy timeout instead of failing with SQLITE_BUSY at their first write.
+		dsn = "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
+		driver, dialect = "sqlite", SQLite
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		driver, dsn, dialect = "postgres", url, Postgres
+	default:
+		return nil, fmt.Errorf("open database: %q: want sqlite:PATH or postgres://…", redact(url))
+	}
+	db, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
+	}
+	if dialect == SQLite {
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+	} else {
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
+	}
+	return &Store{DB: db, Dialect: dialect}, nil
+}
+
+// redact hides a password in a database URL before it reaches a log or an error.
+func redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	userinfo := url[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return url[:scheme+3] + user + ":xxx" + url[at:]
+	}
+	return url
+}
+
+// Migrate applies the embedded schema migrations and returns the versions applied now.
+func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+	return migrations.Apply(ctx, s.DB, s.Dialect)
+}
+
+// Close closes the database handle.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Tx runs fn in one transaction and commits it when fn returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return fmt.Errorf("%w (rollback: %v)", err, rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// now is the store's timestamp: UTC with microsecond precision, which both dialects keep
+// exactly, so a value written and read back compares equal.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Now exposes the store's timestamp rounding to the packages that write rows.
+func Now() time.Time { return now() }
+
+// insertID runs an INSERT … RETURNING id and returns the id. Both SQLite (3.35+) and
+// PostgreSQL support RETURNING, so the same statement serves both.
+func insertID(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (int64, error) {
+	var id int64
+	if err := sqlx.GetContext(ctx, q, &id, query+" RETURNING id", args...); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

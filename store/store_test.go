@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/store/storetest"
+)
+
+func TestMigrateTwiceAppliesNothingTheSecondTime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		applied, err := st.Migrate(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 0 {
+			t.Fatalf("second migrate applied %v, want nothing", applied)
+		}
+	})
+}
+
+func TestSpoolGroupCommitStoresEveryMessageOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		notified := map[int64]bool{}
+		sp := st.NewSpool(func(ids []int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range ids {
+				notified[id] = true
+			}
+		})
+		go sp.Run(ctx)
+		const n = 60
+		var wg sync.WaitGroup
+		ids := make([]int64, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in := &store.Inbound{MailFrom: "a@example.org", Rcpt: []string{"support@example.com"},
+					Raw: fmt.Appendf(nil, "Subject: %d\r\n\r\nbody %d\r\n", i, i)}
+				errs[i] = sp.Commit(ctx, in)
+				ids[i] = in.ID
+			}()
+		}
+		wg.Wait()
+		sp.Stop()
+		seen := map[int64]bool{}
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("commit %d: %v", i, errs[i])
+			}
+			if ids[i] == 0 || seen[ids[i]] {
+				t.Fatalf("commit %d got id %d (duplicate or zero)", i, ids[i])
+			}
+			seen[ids[i]] = true
+			if !notified[ids[i]] {
+				t.Errorf("id %d committed but ingest was not notified", ids[i])
+			}
+			in, err := store.GetInbound(ctx, st.DB, ids[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("body %d", i); !bytes.Contains(in.Raw, []byte(want)) {
+				t.Errorf("row %d raw = %q, want it to contain %q", ids[i], in.Raw, want)
+			}
+		}
+		if err := sp.Commit(ctx, &store.Inbound{Raw: []byte("x")}); err != store.ErrSpoolClosed {
+			t.Errorf("commit after stop: %v, want ErrSpoolClosed", err)
+		}
+	})
+}
+
+func TestClaimInboundHandsEachRowOutOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		for i := range 5 {
+			err := st.Tx(ctx, func(tx *sqlx.Tx) error {
+				return store.InsertInbound(ctx, tx, &store.Inbound{Raw: fmt.Appendf(nil, "m%d", i)})
+			})
+			storetest.MustNotErr(t, "insert", err)
+		}
+		a, err := st.ClaimInbound(ctx, 3)
+		storetest.MustNotErr(t, "claim", err)
+		b, err := st.ClaimInbound(ctx, 10)
+		storetest.MustNotErr(t, "claim", err)
+		if len(a) != 3 || len(b) != 2 {
+			t.Fatalf("claims got %v and %v, want 3 then 2", a, b)
+		}
+		storetest.MustNotErr(t, "fail", st.FailInbound(ctx, a[0], fmt.Errorf("parse exploded")))
+		rows, err := st.ListInbound(ctx, store.InboundFailed, 10)
+		storetest.MustNotErr(t, "list", err)
+		if len(rows) != 1 || rows[0].Error != "parse exploded" || rows[0].NextAttemptAt == nil || !rows[0].NextAttemptAt.After(time.Now()) {
+			t.Fatalf("failed rows = %+v", rows)
+		}
+		if c, _ := st.ClaimInbound(ctx, 10); len(c) != 0 {
+			t.Fatalf("claimed %v before the retry was due", c)
+		}
+	})
+}
+
+func TestBlobsAreContentAddressedAndByteExact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		data := make([]byte, 70000)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		s1, err := store.PutBlob(ctx, st.DB, data)
+		storetest.MustNotErr(t, "put", err)
+		s2, err := store.PutBlob(ctx, st.DB, data)
+		storetest.MustNotErr(t, "put again", err)
+		if s1 != s2 {
+			t.Fatalf("same bytes, two hashes %s %s", s1, s2)
+		}
+		got, err := store.GetBlob(ctx, st.DB, s1)
+		storetest.MustNotErr(t, "get", err)
+		if !bytes.Equal(got, data) {
+			t.Fatal("blob came back changed")
+		}
+		var n int
+		storetest.MustNotErr(t, "count", st.DB.Get(&n, "SELECT COUNT(*) FROM blobs"))
+		if n != 1 {
+			t.Fatalf("%d blob rows, want 1", n)
+		}
+	})
+}

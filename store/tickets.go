@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Ticket is a row of tickets with the names of its team and contact joined in.
+type Ticket struct {
+	ID               int64      `db:"id"`
+	Subject          string     `db:"subject"`
+	Status           string     `db:"status"`
+	Priority         string     `db:"priority"`
+	TeamID           int64      `db:"team_id"`
+	ContactID        int64      `db:"contact_id"`
+	Mailbox          string     `db:"mailbox"`
+	Flagged          bool       `db:"flagged"`
+	FlagReason       string     `db:"flag_reason"`
+	LinkedTicketID   *int64     `db:"linked_ticket_id"`
+	OutsideHours     bool       `db:"outside_hours"`
+	ResponseBy       *time.Time `db:"response_by"`
+	ResolutionBy     *time.Time `db:"resolution_by"`
+	FirstRespondedAt *time.Time `db:"first_responded_at"`
+	ResolvedAt       *time.Time `db:"resolved_at"`
+	ClosedAt         *time.Time `db:"closed_at"`
+	CreatedAt        time.Time  `db:"created_at"`
+	UpdatedAt        time.Time  `db:"updated_at"`
+
+	Team         string `db:"team_name"`
+	ContactEmail string `db:"contact_email"`
+	ContactName  string `db:"contact_name"`
+}
+
+const ticketSelect = `SELECT t.id, t.subject, t.status, t.priority, t.team_id, t.contact_id, t.mailbox,
+	t.flagged, t.flag_reason, t.linked_ticket_id, t.outside_hours, t.response_by, t.resolution_by,
+	t.first_responded_at, t.resolved_at, t.closed_at, t.created_at, t.updated_at,
+	tm.name AS team_name, c.email AS contact_email, c.name AS contact_name
+	FROM tickets t JOIN teams tm ON tm.id = t.team_id JOIN contacts c ON c.id = t.contact_id`
+
+// InsertTicket creates a ticket and sets t.ID.
+func InsertTicket(ctx context.Context, q sqlx.ExtContext, t *Ticket) error {
+	id, err := insertID(ctx, q, q.Rebind(`INSERT INTO tickets
+		(subject, status, priority, team_id, contact_id, mailbox, flagged, flag_reason, linked_ticket_id,
+		 outside_hours, response_by, resolution_by, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		t.Subject, t.Status, t.Priority, t.TeamID, t.ContactID, t.Mailbox, t.Flagged, t.FlagReason,
+		t.LinkedTicketID, t.OutsideHours, t.ResponseBy, t.ResolutionBy, t.CreatedAt, t.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("insert ticket: %w", err)
+	}
+	t.ID = id
+	return nil
+}
+
+// GetTicket loads one ticket.
+func GetTicket(ctx context.Context, q sqlx.QueryerContext, id int64) (*Ticket, error) {
+	var t Ticket
+	if err := sqlx.GetContext(ctx, q, &t, rebind(q, ticketSelect+" WHERE t.id = ?"), id); err != nil {
+		return nil, fmt.Errorf("ticket %d: %w", id, notFound(err))
+	}
+	return &t, nil
+}
+
+// TicketFilter narrows ListTickets. Zero values mean no restriction.
+type TicketFilter struct {
+	Status    string
+	ContactID int64
+	Limit     int
+}
+
+// ListTickets returns tickets, newest first.
+func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]Ticket, error) {
+	q := ticketSelect + " WHERE 1=1"
+	var args []any
+	if f.Status != "" {
+		q += " AND t.status = ?"
+		args = append(args, f.Status)
+	}
+	if f.ContactID != 0 {
+		q += " AND t.contact_id = ?"
+		args = append(args, f.ContactID)
+	}
+	q += " ORDER BY t.id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	var out []Ticket
+	if err := s.DB.SelectContext(ctx, &out, s.DB.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	return out, nil
+}
+
+// SetTicketStatus changes status and the timestamp that goes with it, and bumps updated_at.
+func SetTicketStatus(ctx context.Context, q sqlx.ExtContext, id int64, status string, at time.Time) error {
+	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?`), status, at, id)
+	if err != nil {
+		return fmt.Errorf("ticket %d: set status: %w", id, err)
+	}
+	return nil
+}
+
+// TouchTicket bumps updated_at.
+func TouchTicket(ctx context.Context, q sqlx.ExtContext, id int64, at time.Time) error {
+	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET updated_at = ? WHERE id = ?`), at, id)
+	if err != nil {
+		return fmt.Errorf("ticket %d: touch: %w", id, err)
+	}
+	return nil
+}
+
+// TicketExists reports whether a ticket with this id exists.
+func TicketExists(ctx context.Context, q sqlx.QueryerContext, id int64) (bool, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, rebind(q, "SELECT COUNT(*) FROM tickets WHERE id = ?"), id); err != nil {
+		return false, fmt.Errorf("ticket %d: %w", id, err)
+	}
+	return n > 0, nil
+}
