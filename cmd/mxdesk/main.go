@@ -1,0 +1,206 @@
+// Command mxdesk is the email-first helpdesk gateway: one binary that receives support
+// mail over SMTP, turns it into tickets, and sends the acknowledgements. Run
+// `mxdesk --help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/mxdesk/mxdesk/config"
+	"github.com/mxdesk/mxdesk/store"
+)
+
+const usage = `mxdesk: an email-first helpdesk gateway
+
+Usage:
+  mxdesk [--config FILE] COMMAND [flags]
+
+Commands:
+  serve                     receive mail over SMTP, ingest it, send notifications
+  migrate                   create or upgrade the database schema, then exit
+  check-config [--example]  validate the configuration (or print a commented example)
+  ticket list [--json] [--status S] [--limit N]
+                            list tickets, newest first
+  ticket show N [--json]    one ticket with its messages and attachments
+  queue inbound [--json] [--status S]
+                            the inbound spool (failed rows show their error)
+  queue outbound [--json] [--status S]
+                            the outbox: mail sent, pending, failed
+
+Configuration:
+  --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:
+  SQLite in ./mxdesk-data, SMTP on 127.0.0.1:2525, portal on 127.0.0.1:8080, domain
+  localhost, outgoing mail written to the log. Every key can be overridden by an
+  environment variable MXDESK_<SECTION>_<KEY>, e.g. MXDESK_SMTP_LISTEN=0.0.0.0:25.
+  See 'mxdesk check-config --example' and docs/configuration.md.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, so tests can call it.
+func run(args []string, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("mxdesk", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := global.String("config", os.Getenv("MXDESK_CONFIG"), "configuration file (TOML)")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		return 2
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := rest[0], rest[1:]
+	// --config is accepted after the command too: `mxdesk serve --config x.toml`.
+	rest = extractConfigFlag(rest, cfgPath)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve":
+		err = cmdServe(ctx, *cfgPath, rest, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, *cfgPath, stdout)
+	case "check-config":
+		err = cmdCheckConfig(*cfgPath, rest, stdout)
+	case "ticket":
+		err = cmdTicket(ctx, *cfgPath, rest, stdout)
+	case "queue":
+		err = cmdQueue(ctx, *cfgPath, rest, stdout)
+	default:
+		fmt.Fprintf(stderr, "mxdesk: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "mxdesk %s: %v\n", cmd, err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "mxdesk %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks a mistake in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func extractConfigFlag(args []string, cfgPath *string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--config" || a == "-config":
+			if i+1 < len(args) {
+				*cfgPath = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--config="), strings.HasPrefix(a, "-config="):
+			*cfgPath = a[strings.IndexByte(a, '=')+1:]
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// loadConfig reads the configuration the same way for every command.
+func loadConfig(path string) (*config.Config, error) {
+	return config.Load(path, os.Environ())
+}
+
+// openStore opens and migrates the configured database: the CLI reads the same database
+// as a running serve.
+func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func cmdMigrate(ctx context.Context, cfgPath string, stdout io.Writer) error {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(stdout, "applied migrations %v\n", applied)
+	return nil
+}
+
+func cmdCheckConfig(cfgPath string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	example := fs.Bool("example", false, "print a commented example configuration")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *example {
+		fmt.Fprint(stdout, config.Example())
+		return nil
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	src := cfgPath
+	if src == "" {
+		src = "(no file: defaults and environment)"
+	}
+	fmt.Fprintf(stdout, "configuration %s is valid: domain %s, database %s, smtp %s, %d mailbox(es)\n",
+		src, cfg.Domain, dbKind(cfg.DatabaseURL), cfg.SMTP.Listen, len(cfg.Mailboxes))
+	return nil
+}
+
+func dbKind(url string) string {
+	if strings.HasPrefix(url, "sqlite:") {
+		return url
+	}
+	return "postgres"
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mxdesk/mxdesk/ingest"
+	"github.com/mxdesk/mxdesk/outbound"
+	"github.com/mxdesk/mxdesk/portal"
+	"github.com/mxdesk/mxdesk/smtpd"
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/threading"
+)
+
+// shutdownGrace is how long open SMTP sessions may run on after SIGTERM.
+const shutdownGrace = 20 * time.Second
+
+func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writer) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if err := fset.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.Dialect == store.SQLite {
+		// One process owns a SQLite file: rows a crashed predecessor left mid-ingest are ours.
+		if n, err := st.ReleaseProcessing(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			log.Warn("serve: resuming messages a previous run left unfinished", "count", n)
+		}
+	}
+	secret, err := loadSecret(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	for _, team := range cfg.TeamNames() {
+		if _, err := store.EnsureTeam(ctx, st.DB, team); err != nil {
+			return err
+		}
+	}
+	signer := threading.NewSigner(secret)
+	composer, err := outbound.NewComposer(cfg.Domain, cfg.Outbound.From)
+	if err != nil {
+		return err
+	}
+	router := ingest.NewRouter(cfg.Mailboxes, signer)
+	worker := outbound.NewWorker(st, outbound.WorkerConfig{
+		Relay: cfg.Outbound.Relay, Hostname: cfg.SMTP.Hostname, RetryMax: cfg.Outbound.RetryMax.Duration,
+	}, log)
+	ing := ingest.New(st, ingest.Config{
+		Resolve: router.Resolve, Own: router.Own, Signer: signer, Composer: composer,
+		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, OnOutbox: worker.Wake,
+	}, log)
+	spool := st.NewSpool(ing.Notify)
+	smtpSrv := smtpd.New(smtpd.Config{
+		Listen: cfg.SMTP.Listen, Hostname: cfg.SMTP.Hostname, MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		MaxRecipients: cfg.SMTP.MaxRecipients, ReadTimeout: cfg.SMTP.ReadTimeout.Duration,
+		WriteTimeout: cfg.SMTP.WriteTimeout.Duration, CheckRecipient: router.Check,
+	}, spool, log)
+	web := portal.New(st, log)
+
+	smtpL, err := net.Listen("tcp", cfg.SMTP.Listen)
+	if err != nil {
+		return fmt.Errorf("smtp.listen %s: %w", cfg.SMTP.Listen, err)
+	}
+	webL, err := net.Listen("tcp", cfg.Portal.Listen)
+	if err != nil {
+		smtpL.Close()
+		return fmt.Errorf("portal.listen %s: %w", cfg.Portal.Listen, err)
+	}
+
+	// Workers live until the SMTP side has drained, then finish the row in hand.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	start := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+	start(func() { spool.Run(workCtx) })
+	start(func() { ing.Run(workCtx, time.Minute) })
+	start(func() { worker.Run(workCtx) })
+	errc := make(chan error, 2)
+	go func() { errc <- smtpSrv.Serve(smtpL) }()
+	go func() { errc <- web.Serve(webL) }()
+
+	relay := cfg.Outbound.Relay
+	if relay == "" {
+		relay = "none: outgoing mail is written to this log"
+	}
+	log.Info("mxdesk ready", "domain", cfg.Domain, "smtp", smtpL.Addr().String(), "portal", cfg.Portal.BaseURL,
+		"database", dbKind(cfg.DatabaseURL), "mailboxes", len(cfg.Mailboxes), "relay", relay)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("serve: shutting down: no new SMTP sessions; open ones may finish", "grace", shutdownGrace)
+	case serveErr = <-errc:
+		log.Error("serve: listener failed, shutting down", "err", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := smtpSrv.Shutdown(sctx); err != nil {
+		log.Warn("serve: smtp shutdown", "err", err)
+	}
+	spool.Stop()
+	if err := web.Shutdown(sctx); err != nil {
+		log.Warn("serve: portal shutdown", "err", err)
+	}
+	stopWork()
+	wg.Wait()
+	log.Info("serve: stopped cleanly")
+	return serveErr
+}
+
+// loadSecret reads the server secret that signs reply addresses, creating it on first
+// start. Losing it invalidates every reply address in customers' mailboxes: back it up.
+func loadSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("secret %s: %d bytes, want at least 32 (delete it to make a new one, which voids old reply addresses)", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("secret %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", dataDir, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return loadSecret(dataDir) // another process made it first
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", path, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("secret %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("secret %s: %w", path, err)
+	}
+	return b, f.Close()
+}
+

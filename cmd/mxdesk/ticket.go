@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mxdesk/mxdesk/store"
+)
+
+// ticketJSON is the shape `ticket list --json` prints; scripts and tests rely on it.
+type ticketJSON struct {
+	ID         int64     `json:"id"`
+	Subject    string    `json:"subject"`
+	Status     string    `json:"status"`
+	Priority   string    `json:"priority"`
+	Team       string    `json:"team"`
+	Contact    string    `json:"contact"`
+	Flagged    bool      `json:"flagged"`
+	FlagReason string    `json:"flag_reason,omitempty"`
+	Linked     *int64    `json:"linked_ticket_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// ticketDetailJSON is `ticket show --json`: the ticket and its messages.
+type ticketDetailJSON struct {
+	ticketJSON
+	Messages []messageJSON `json:"messages"`
+	Events   []eventJSON   `json:"events"`
+}
+
+type messageJSON struct {
+	ID          int64            `json:"id"`
+	Direction   string           `json:"direction"`
+	Kind        string           `json:"kind"`
+	From        string           `json:"from"`
+	To          []string         `json:"to"`
+	Cc          []string         `json:"cc,omitempty"`
+	MessageID   string           `json:"message_id"`
+	Subject     string           `json:"subject"`
+	Text        string           `json:"text"`
+	CreatedAt   time.Time        `json:"created_at"`
+	RawSHA256   string           `json:"raw_sha256,omitempty"`
+	ParseErrors []string         `json:"parse_errors,omitempty"`
+	Attachments []attachmentJSON `json:"attachments"`
+}
+
+type attachmentJSON struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Inline      bool   `json:"inline,omitempty"`
+}
+
+type eventJSON struct {
+	Kind      string          `json:"kind"`
+	Actor     string          `json:"actor,omitempty"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func toTicketJSON(t store.Ticket) ticketJSON {
+	return ticketJSON{ID: t.ID, Subject: t.Subject, Status: t.Status, Priority: t.Priority, Team: t.Team,
+		Contact: t.ContactEmail, Flagged: t.Flagged, FlagReason: t.FlagReason, Linked: t.LinkedTicketID,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+func cmdTicket(ctx context.Context, cfgPath string, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"want 'ticket list' or 'ticket show N'"}
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("ticket "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print JSON")
+	status := fs.String("status", "", "only tickets with this status (list)")
+	limit := fs.Int("limit", 100, "at most this many tickets (list)")
+	// Flags may come before or after the ticket number.
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "list":
+		tickets, err := st.ListTickets(ctx, store.TicketFilter{Status: *status, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]ticketJSON, 0, len(tickets))
+			for _, t := range tickets {
+				out = append(out, toTicketJSON(t))
+			}
+			return writeJSON(stdout, out)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tPRIORITY\tTEAM\tCONTACT\tUPDATED\tSUBJECT")
+		for _, t := range tickets {
+			subj := t.Subject
+			if t.Flagged {
+				subj = "[flagged] " + subj
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.Team, t.ContactEmail,
+				t.UpdatedAt.Local().Format("2006-01-02 15:04"), subj)
+		}
+		return tw.Flush()
+	case "show":
+		if len(pos) != 1 {
+			return usageError{"want 'ticket show N'"}
+		}
+		id, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
+		if err != nil || id <= 0 {
+			return usageError{fmt.Sprintf("%q is not a ticket number", pos[0])}
+		}
+		d, err := loadTicketDetail(ctx, st, id)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, d)
+		}
+		printTicket(stdout, d)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown subcommand %q: want list or show", sub)}
+	}
+}
+
+func loadTicketDetail(ctx context.Context, st *store.Store, id int64) (*ticketDetailJSON, error) {
+	t, err := store.GetTicket(ctx, st.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := store.ListMessages(ctx, st.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	atts, err := store.ListAttachments(ctx, st.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	events, err := store.ListEvents(ctx, st.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &ticketDetailJSON{ticketJSON: toTicketJSON(*t), Messages: []messageJSON{}, Events: []eventJSON{}}
+	for _, m := range msgs {
+		mj := messageJSON{ID: m.ID, Direction: m.Direction, Kind: m.Kind, From: m.FromAddr, MessageID: m.MessageID,
+			Subject: m.Subject, Text: m.Text, CreatedAt: m.CreatedAt, To: []string{}, Attachments: []attachmentJSON{}}
+		_ = json.Unmarshal([]byte(m.ToJSON), &mj.To)
+		_ = json.Unmarshal([]byte(m.CcJSON), &mj.Cc)
+		if m.RawSHA256 != nil {
+			mj.RawSHA256 = *m.RawSHA256
+		}
+		if m.ParseErrors != "" {
+			mj.ParseErrors = strings.Split(m.ParseErrors, "\n")
+		}
+		for _, a := range atts[m.ID] {
+			mj.Attachments = append(mj.Attachments, attachmentJSON{Filename: a.Filename, ContentType: a.ContentType,
+				Size: a.Size, SHA256: a.SHA256, Inline: a.Inline})
+		}
+		d.Messages = append(d.Messages, mj)
+	}
+	for _, e := range events {
+		d.Events = append(d.Events, eventJSON{Kind: e.Kind, Actor: e.Actor, Data: json.RawMessage(e.Data), CreatedAt: e.CreatedAt})
+	}
+	return d, nil
+}
+
+func printTicket(w io.Writer, d *ticketDetailJSON) {
+	fmt.Fprintf(w, "Ticket #%d: %s\n", d.ID, d.Subject)
+	fmt.Fprintf(w, "Status %s, priority %s, team %s, contact %s\n", d.Status, d.Priority, d.Team, d.Contact)
+	if d.Flagged {
+		fmt.Fprintf(w, "FLAGGED: %s\n", d.FlagReason)
+	}
+	fmt.Fprintf(w, "Created %s, updated %s\n", d.CreatedAt.Local().Format(time.RFC1123), d.UpdatedAt.Local().Format(time.RFC1123))
+	for _, m := range d.Messages {
+		fmt.Fprintf(w, "\n--- message %d (%s, %s) from %s at %s\n", m.ID, m.Direction, m.Kind, m.From, m.CreatedAt.Local().Format(time.RFC1123))
+		fmt.Fprintf(w, "Subject: %s\n\n%s\n", m.Subject, strings.TrimSpace(m.Text))
+		for _, a := range m.Attachments {
+			fmt.Fprintf(w, "[attachment] %s (%s, %d bytes, sha256 %s)\n", a.Filename, a.ContentType, a.Size, a.SHA256)
+		}
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,249 @@
+// Package config loads mxdesk's configuration.
+//
+// Configuration comes from three layers, later ones winning: built-in
+// defaults, an optional TOML file, and MXDESK_* environment variables. A few
+// defaults are derived from other keys (the database lives in the data
+// directory, the sender address and mailbox use the domain), so they are
+// filled in only after all three layers are applied; that way changing
+// data_dir or domain moves everything that depends on it.
+//
+// Every error names where the bad value came from and which key it is for,
+// in one form: "config SOURCE: KEY: problem", for example
+//
+//	config /etc/mxdesk.toml: smtp.max_message_bytes: must be positive, got -5
+//	config MXDESK_SMTP_LISTEN: smtp.listen: "nope" is not host:port
+//
+// The package holds no global state and never reads the process environment
+// itself: callers pass os.Environ() to Load, which keeps tests hermetic.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the whole mxdesk configuration. The toml tags are the key names
+// used in the file; the environment variable for a key is derived from the
+// same tag (see Load), so adding a field here is all it takes to make a new
+// key configurable both ways.
+type Config struct {
+	// Domain is the mail domain the helpdesk answers for. Several defaults
+	// are derived from it.
+	Domain string `toml:"domain"`
+	// DatabaseURL is "sqlite:PATH", "postgres://..." or "postgresql://...".
+	// When unset it is "sqlite:" + DataDir + "/mxdesk.db".
+	DatabaseURL string `toml:"database_url"`
+	// DataDir holds attachments and the default SQLite database.
+	DataDir string `toml:"data_dir"`
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel  string    `toml:"log_level"`
+	SMTP      SMTP      `toml:"smtp"`
+	Mailboxes []Mailbox `toml:"mailboxes"`
+	Outbound  Outbound  `toml:"outbound"`
+	Portal    Portal    `toml:"portal"`
+}
+
+// SMTP configures the inbound SMTP server that receives customer mail.
+type SMTP struct {
+	// Listen is the host:port to accept connections on.
+	Listen string `toml:"listen"`
+	// Hostname is announced in the SMTP greeting. When unset it is Domain.
+	Hostname string `toml:"hostname"`
+	// MaxMessageBytes bounds one message, so a single sender cannot fill the
+	// disk.
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// MaxRecipients bounds RCPT TO commands per message.
+	MaxRecipients int      `toml:"max_recipients"`
+	ReadTimeout   Duration `toml:"read_timeout"`
+	WriteTimeout  Duration `toml:"write_timeout"`
+}
+
+// Mailbox is one address mxdesk accepts mail for and the team that handles
+// it. Address is a bare address without a '+' subaddress; mail to
+// local+anything@domain is routed to it as well (see Config.MailboxFor).
+type Mailbox struct {
+	Address string `toml:"address"`
+	Team    string `toml:"team"`
+}
+
+// Outbound configures mail that mxdesk sends: replies and automatic
+// notifications.
+type Outbound struct {
+	// Relay is the host:port of the SMTP relay. Empty means mail is written
+	// to the log instead of sent, which is what you want in development.
+	Relay string `toml:"relay"`
+	// From is the sender of outgoing mail. When unset it is
+	// "Support <support@" + Domain + ">".
+	From string `toml:"from"`
+	// RetryMax is how long delivery is retried before giving up.
+	RetryMax Duration `toml:"retry_max"`
+	// MaxAutoPerHour caps automatic mails (acknowledgements, notifications)
+	// to one address per hour, which stops mail loops with other
+	// autoresponders.
+	MaxAutoPerHour int `toml:"max_auto_per_hour"`
+}
+
+// Portal configures the web portal for agents and customers.
+type Portal struct {
+	// Listen is the host:port the HTTP server listens on.
+	Listen string `toml:"listen"`
+	// BaseURL is the public URL of the portal, used for links in mail. When
+	// unset it is "http://" + Listen (with "localhost" for an unspecified
+	// host). It never ends in a slash, so links can be built as
+	// BaseURL + "/path".
+	BaseURL string `toml:"base_url"`
+}
+
+// Duration wraps time.Duration so TOML and environment values are Go
+// duration strings ("90s", "48h") rather than bare nanosecond counts, which
+// are easy to get wrong by a factor of a billion.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string such as "90s" or "48h".
+func (d *Duration) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (use a unit, like \"90s\" or \"48h\")", string(text))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in the short form UnmarshalText accepts.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
+
+// String is time.Duration's form without trailing zero units ("48h" instead
+// of "48h0m0s"), matching how durations are written in the file.
+func (d Duration) String() string {
+	s := d.Duration.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// base returns the defaults that do not depend on other keys. Derived keys
+// are left empty so derive can tell "not set" from "set".
+func base() *Config {
+	return &Config{
+		Domain:   "localhost",
+		DataDir:  "./mxdesk-data",
+		LogLevel: "info",
+		SMTP: SMTP{
+			Listen:          "127.0.0.1:2525",
+			MaxMessageBytes: 25 << 20,
+			MaxRecipients:   50,
+			ReadTimeout:     Duration{5 * time.Minute},
+			WriteTimeout:    Duration{5 * time.Minute},
+		},
+		Outbound: Outbound{
+			RetryMax:       Duration{48 * time.Hour},
+			MaxAutoPerHour: 10,
+		},
+		Portal: Portal{
+			Listen: "127.0.0.1:8080",
+		},
+	}
+}
+
+// Default returns the configuration used when there is no file and no
+// environment, with derived keys filled in.
+func Default() *Config {
+	c := base()
+	c.derive()
+	return c
+}
+
+// derive fills keys whose defaults depend on other keys and were left
+// empty. It returns each key it filled mapped to the key it was derived
+// from, so validation can blame the file or variable that set that key, and
+// stay quiet about the derived value when that key is itself bad.
+func (c *Config) derive() map[string]string {
+	filled := make(map[string]string)
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + strings.TrimRight(c.DataDir, "/") + "/mxdesk.db"
+		filled["database_url"] = "data_dir"
+	}
+	if c.SMTP.Hostname == "" {
+		c.SMTP.Hostname = c.Domain
+		filled["smtp.hostname"] = "domain"
+	}
+	if c.Outbound.From == "" {
+		c.Outbound.From = "Support <support@" + c.Domain + ">"
+		filled["outbound.from"] = "domain"
+	}
+	if c.Portal.BaseURL == "" {
+		c.Portal.BaseURL = "http://" + publicHostPort(c.Portal.Listen)
+		filled["portal.base_url"] = "portal.listen"
+	}
+	c.Portal.BaseURL = strings.TrimRight(c.Portal.BaseURL, "/")
+	if len(c.Mailboxes) == 0 {
+		c.Mailboxes = []Mailbox{{Address: "support@" + c.Domain, Team: "Support"}}
+		filled["mailboxes"] = "domain"
+	}
+	return filled
+}
+
+// publicHostPort turns a listen address into one usable in a link: a
+// listener on all interfaces (":8080", "0.0.0.0:8080") is reached as
+// localhost, since "http://:8080" is not a URL anyone can open.
+func publicHostPort(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// MailboxFor returns the mailbox that receives mail sent to addr. Matching
+// ignores case and a "+tag" subaddress, so "Support+1234@Example.com" finds
+// the "support@example.com" mailbox, whatever tag (a ticket reference, a
+// customer's filter label) the sender added.
+func (c *Config) MailboxFor(addr string) (Mailbox, bool) {
+	want := stripSubaddress(strings.TrimSpace(addr))
+	for _, m := range c.Mailboxes {
+		if strings.EqualFold(m.Address, want) {
+			return m, true
+		}
+	}
+	return Mailbox{}, false
+}
+
+// stripSubaddress removes "+tag" from the local part of addr.
+func stripSubaddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	local, domain := addr[:at], addr[at:]
+	if plus := strings.IndexByte(local, '+'); plus >= 0 {
+		local = local[:plus]
+	}
+	return local + domain
+}
+
+// TeamNames returns each team named by a mailbox once, in the order the
+// mailboxes are configured, so listings follow the operator's ordering.
+// Names are compared exactly.
+func (c *Config) TeamNames() []string {
+	var names []string
+	seen := make(map[string]bool)
+	for _, m := range c.Mailboxes {
+		if !seen[m.Team] {
+			seen[m.Team] = true
+			names = append(names, m.Team)
+		}
+	}
+	return names
+}

@@ -1,0 +1,78 @@
+package config
+
+// Example returns a commented configuration file listing every key with
+// its default, for "mxdesk check-config --example" and the docs.
+//
+// Keys whose default is derived from another key are commented out, so a
+// file started from this example keeps following domain, data_dir and
+// portal.listen until the operator pins them. Such lines are written
+// "#key = value" (no space after '#') to tell them from prose; the tests
+// rely on that to check the example against Default.
+func Example() string {
+	return exampleTOML
+}
+
+const exampleTOML = `# mxdesk configuration.
+#
+# Every key is optional; the values shown are the defaults. Lines of the form
+# "#key = value" are defaults derived from other keys: leave them commented
+# out to keep following those keys, or uncomment them to pin a value.
+#
+# Each key can also be set from the environment as MXDESK_<KEY> at the top
+# level or MXDESK_<SECTION>_<KEY> in a section, for example MXDESK_DOMAIN or
+# MXDESK_SMTP_LISTEN. Environment variables override this file.
+
+# Mail domain this helpdesk answers for. The SMTP hostname, the sender
+# address and the default mailbox are derived from it.
+domain = "localhost"
+
+# Directory for attachments and the default SQLite database.
+data_dir = "./mxdesk-data"
+
+# "sqlite:PATH", "postgres://..." or "postgresql://...".
+# Default: "sqlite:" + data_dir + "/mxdesk.db".
+#database_url = "sqlite:./mxdesk-data/mxdesk.db"
+
+# One of debug, info, warn, error.
+log_level = "info"
+
+# Addresses mxdesk accepts mail for, each handled by a team. Mail to
+# support+anything@... reaches support@... as well, so list bare addresses.
+# Default: one mailbox, "support@" + domain, for the team "Support".
+# Environment: MXDESK_MAILBOXES="support@example.com=Support,billing@example.com=Billing"
+#[[mailboxes]]
+#address = "support@localhost"
+#team = "Support"
+
+[smtp]
+# host:port the inbound SMTP server listens on.
+listen = "127.0.0.1:2525"
+# Name announced in the SMTP greeting. Default: domain.
+#hostname = "localhost"
+# Larger messages are refused, so one sender cannot fill the disk (25 MiB).
+max_message_bytes = 26214400
+# Recipients accepted per message.
+max_recipients = 50
+# Idle time allowed per command and per reply; Go durations like "90s".
+read_timeout = "5m"
+write_timeout = "5m"
+
+[outbound]
+# host:port of the SMTP relay for outgoing mail. Empty writes outgoing mail
+# to the log instead of sending it.
+relay = ""
+# Sender of outgoing mail. Default: "Support <support@" + domain + ">".
+#from = "Support <support@localhost>"
+# Give up delivering a message after retrying this long.
+retry_max = "48h"
+# Automatic mails (acknowledgements, notifications) sent to one address per
+# hour at most; stops mail loops with other autoresponders.
+max_auto_per_hour = 10
+
+[portal]
+# host:port the web portal listens on.
+listen = "127.0.0.1:8080"
+# Public URL of the portal, used for links in mail.
+# Default: "http://" + listen.
+#base_url = "http://127.0.0.1:8080"
+`

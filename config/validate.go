@@ -1,0 +1,223 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every key and reports all problems at once (joined with
+// errors.Join), so an operator can fix a config in one pass instead of one
+// restart per mistake. Load calls it; call it again after changing a Config
+// by hand.
+func (c *Config) Validate() error {
+	return c.validate(func(string) string { return "" }, nil)
+}
+
+// validate is Validate with source telling where each key's value came
+// from, so Load's errors can point at the file or variable to fix, and
+// derived mapping each key Load derived to the key it came from. A derived
+// value is not reported when its source key is already bad: one bad domain
+// is one mistake, not five.
+func (c *Config) validate(source func(key string) string, derived map[string]string) error {
+	var errs []error
+	failed := make(map[string]bool)
+	check := func(key string, err error) {
+		if err == nil {
+			return
+		}
+		base, _, _ := strings.Cut(key, "[") // mailboxes[0].address -> mailboxes
+		if from, ok := derived[base]; ok && failed[from] {
+			return
+		}
+		failed[key] = true
+		errs = append(errs, &configError{src: source(key), key: key, err: err})
+	}
+
+	check("domain", checkHostname(c.Domain))
+	check("data_dir", checkNonEmpty(c.DataDir))
+	check("database_url", checkDatabaseURL(c.DatabaseURL))
+	check("log_level", checkLogLevel(c.LogLevel))
+
+	check("smtp.listen", checkHostPort(c.SMTP.Listen, true))
+	check("smtp.hostname", checkHostname(c.SMTP.Hostname))
+	check("smtp.max_message_bytes", checkPositive(c.SMTP.MaxMessageBytes))
+	check("smtp.max_recipients", checkPositive(c.SMTP.MaxRecipients))
+	check("smtp.read_timeout", checkPositive(c.SMTP.ReadTimeout.Duration))
+	check("smtp.write_timeout", checkPositive(c.SMTP.WriteTimeout.Duration))
+
+	if len(c.Mailboxes) == 0 {
+		check("mailboxes", errors.New("must list at least one mailbox, or mxdesk accepts no mail"))
+	}
+	first := make(map[string]int) // lower-cased address -> index of first use
+	for i, m := range c.Mailboxes {
+		key := fmt.Sprintf("mailboxes[%d]", i)
+		err := checkMailboxAddress(m.Address)
+		if err == nil {
+			lower := strings.ToLower(m.Address)
+			if j, dup := first[lower]; dup {
+				err = fmt.Errorf("%q duplicates mailboxes[%d]", m.Address, j)
+			} else {
+				first[lower] = i
+			}
+		}
+		check(key+".address", err)
+		if strings.TrimSpace(m.Team) == "" {
+			check(key+".team", errors.New("must not be empty"))
+		}
+	}
+
+	if c.Outbound.Relay != "" {
+		check("outbound.relay", checkHostPort(c.Outbound.Relay, false))
+	}
+	check("outbound.from", checkFrom(c.Outbound.From))
+	check("outbound.retry_max", checkPositive(c.Outbound.RetryMax.Duration))
+	check("outbound.max_auto_per_hour", checkPositive(c.Outbound.MaxAutoPerHour))
+
+	check("portal.listen", checkHostPort(c.Portal.Listen, true))
+	check("portal.base_url", checkBaseURL(c.Portal.BaseURL))
+
+	return errors.Join(errs...)
+}
+
+func checkNonEmpty(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// checkPositive rejects zero and negative counts, sizes and durations; none
+// of them has a useful meaning at zero, and "0 means unlimited" would be a
+// surprise nobody asked for.
+func checkPositive[T interface{ ~int | ~int64 }](n T) error {
+	if n <= 0 {
+		return fmt.Errorf("must be positive, got %v", n)
+	}
+	return nil
+}
+
+// checkHostname accepts names made of DNS labels (letters, digits and
+// inner hyphens, 1 to 63 characters each). It is a plausibility check to
+// catch typos such as a URL or an address in place of a domain, not a DNS
+// lookup.
+func checkHostname(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if len(s) > 253 {
+		return fmt.Errorf("%q is not a hostname: longer than 253 characters", s)
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if !validLabel(label) {
+			return fmt.Errorf("%q is not a hostname", s)
+		}
+	}
+	return nil
+}
+
+func validLabel(label string) bool {
+	if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+		return false
+	}
+	for _, r := range label {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkDatabaseURL(s string) error {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		if s == "sqlite:" {
+			return errors.New(`"sqlite:" needs a path, like "sqlite:./mxdesk-data/mxdesk.db"`)
+		}
+		return nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return nil
+	}
+	return fmt.Errorf("%q must start with sqlite:, postgres:// or postgresql://", s)
+}
+
+func checkLogLevel(s string) error {
+	switch s {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("%q is not one of debug, info, warn, error", s)
+}
+
+// checkHostPort checks a host:port with a numeric port. A listener may
+// omit the host (all interfaces) and use port 0 (any free port, handy in
+// tests); a relay to connect to needs both.
+func checkHostPort(s string, listen bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: port %q is not a number from 0 to 65535", s, port)
+	}
+	if !listen {
+		if host == "" {
+			return fmt.Errorf("%q is not host:port: the host is missing", s)
+		}
+		if n == 0 {
+			return fmt.Errorf("%q is not host:port: port 0 cannot be connected to", s)
+		}
+	}
+	return nil
+}
+
+// checkMailboxAddress insists on a bare address without a subaddress,
+// because MailboxFor matches "local+tag@domain" against "local@domain": a
+// '+' in the configured address could never match.
+func checkMailboxAddress(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an email address: %s", s, strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	if a.Name != "" || a.Address != s {
+		return fmt.Errorf("%q must be a bare address like support@example.com, without a display name", s)
+	}
+	local := s[:strings.LastIndexByte(s, '@')]
+	if strings.Contains(local, "+") {
+		return fmt.Errorf("%q must not contain '+' in the local part; support+tag@ mail reaches support@ anyway", s)
+	}
+	return nil
+}
+
+func checkFrom(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if _, err := mail.ParseAddress(s); err != nil {
+		return fmt.Errorf("%q is not an email address: %s", s, strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	return nil
+}
+
+// checkBaseURL requires an absolute http(s) URL with a host and nothing
+// after the path, since links are built by appending paths to it.
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	return nil
+}

@@ -1,0 +1,423 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/mxdesk/mxdesk/outbound"
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/threading"
+)
+
+// Route says where a recipient address leads: a team's mailbox, and for a signed reply
+// address, the ticket.
+type Route struct {
+	Mailbox  string // the mailbox address, without subaddress
+	Team     string
+	TicketID int64 // from a valid reply token; 0 for the plain mailbox
+}
+
+// Config is what the Ingester needs from the rest of mxdesk.
+type Config struct {
+	// Resolve maps an envelope recipient to its route; ok is false for addresses we do
+	// not serve (smtpd refused them already, but the spool may be older than the config).
+	Resolve func(rcpt string) (Route, bool)
+	// Own reports whether an address is one of our mailboxes (mail from it is never answered).
+	Own func(addr string) bool
+	// Signer makes reply tokens for the acknowledgement's Reply-To.
+	Signer *threading.Signer
+	// Composer builds the acknowledgement.
+	Composer *outbound.Composer
+	// MaxAutoPerHour caps automatic mails to one address per hour (loop guard).
+	MaxAutoPerHour int
+	// TrustedDomains are sender domains whose unauthenticated mail counts as authenticated.
+	TrustedDomains []string
+	// OnOutbox is called after a transaction that queued mail (the outbound worker wakes).
+	OnOutbox func()
+}
+
+// Ingester processes spool rows.
+type Ingester struct {
+	st     *store.Store
+	cfg    Config
+	log    *slog.Logger
+	parser *Parser
+	wake   chan struct{}
+	now    func() time.Time
+}
+
+// New returns an Ingester.
+func New(st *store.Store, cfg Config, log *slog.Logger) *Ingester {
+	if cfg.MaxAutoPerHour <= 0 {
+		cfg.MaxAutoPerHour = 10
+	}
+	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), wake: make(chan struct{}, 1), now: store.Now}
+}
+
+// Notify tells the ingester new rows are spooled; it never blocks the SMTP session.
+func (g *Ingester) Notify([]int64) {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes due spool rows until ctx ends, then returns after the row in hand.
+func (g *Ingester) Run(ctx context.Context, poll time.Duration) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.wake:
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := g.RunOnce(ctx)
+			if err != nil {
+				g.log.Error("ingest: claim failed", "err", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		t.Reset(poll)
+	}
+}
+
+// RunOnce claims a batch of due rows and processes each; it returns how many it claimed.
+func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
+	ids, err := g.st.ClaimInbound(ctx, 32)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		// Finish the row in hand even when shutdown begins: it is claimed.
+		pctx := context.WithoutCancel(ctx)
+		if err := g.Process(pctx, id); err != nil {
+			g.log.Error("ingest: failed, will retry", "inbound_id", id, "err", err)
+			if ferr := g.st.FailInbound(pctx, id, err); ferr != nil {
+				g.log.Error("ingest: could not record failure", "inbound_id", id, "err", ferr)
+			}
+		}
+	}
+	return len(ids), nil
+}
+
+// Result is what processing one spool row did, for logs and tests.
+type Result struct {
+	Tickets   []int64
+	Messages  []int64
+	Created   []int64
+	Duplicate bool
+}
+
+// Process ingests one spool row in one transaction.
+func (g *Ingester) Process(ctx context.Context, id int64) error {
+	in, err := store.GetInbound(ctx, g.st.DB, id)
+	if err != nil {
+		return fmt.Errorf("ingest %d: %w", id, err)
+	}
+	pm := g.parser.Parse(in.Raw)
+	class := Classify(in.MailFrom, pm, g.cfg.Own)
+	queued := false
+	var res Result
+	err = g.st.Tx(ctx, func(tx *sqlx.Tx) error {
+		res, queued = Result{}, false
+		q, err := g.apply(ctx, tx, in, pm, class, &res)
+		queued = q
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ingest %d: %w", id, err)
+	}
+	attrs := []any{"inbound_id", id, "from", pm.From.Address, "message_id", pm.MessageID, "tickets", res.Tickets, "created", res.Created}
+	if res.Duplicate {
+		attrs = append(attrs, "duplicate", true)
+	}
+	if class.Automatic {
+		attrs = append(attrs, "automatic", class.Why)
+	}
+	g.log.Info("ingest: message stored", attrs...)
+	if queued && g.cfg.OnOutbox != nil {
+		g.cfg.OnOutbox()
+	}
+	return nil
+}
+
+// routes groups the recipients: a reply address leads to its ticket, plain mailboxes to
+// their team; one team gets the message once even when it was sent to a reply address
+// and to support@ (reply-all), and two teams get one ticket each.
+func (g *Ingester) routes(rcpts []string) []Route {
+	var tickets, teams []Route
+	for _, r := range rcpts {
+		rt, ok := g.cfg.Resolve(r)
+		if !ok {
+			continue
+		}
+		if rt.TicketID != 0 {
+			tickets = append(tickets, rt)
+		} else {
+			teams = append(teams, rt)
+		}
+	}
+	var out []Route
+	seenTicket := map[int64]bool{}
+	for _, rt := range tickets {
+		if !seenTicket[rt.TicketID] {
+			seenTicket[rt.TicketID] = true
+			out = append(out, rt)
+		}
+	}
+	seenTeam := map[string]bool{}
+	for _, rt := range tickets {
+		seenTeam[rt.Team] = true
+	}
+	for _, rt := range teams {
+		if !seenTeam[rt.Team] {
+			seenTeam[rt.Team] = true
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+var errNoRoute = errors.New("no recipient is a mailbox of this configuration")
+
+func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class, res *Result) (queued bool, err error) {
+	routes := g.routes(in.Rcpt)
+	if len(routes) == 0 {
+		return false, errNoRoute
+	}
+	sender := pm.From.Address
+	if sender == "" {
+		sender = strings.ToLower(in.MailFrom)
+	}
+	if sender == "" {
+		sender = "unknown@invalid"
+	}
+	lookup := txLookup{tx}
+	t := g.now()
+	for _, rt := range routes {
+		teamID, err := store.EnsureTeam(ctx, tx, rt.Team)
+		if err != nil {
+			return false, err
+		}
+		if pm.MessageID != "" {
+			dup, err := duplicateIn(ctx, tx, pm.MessageID, teamID, rt.TicketID)
+			if err != nil {
+				return false, err
+			}
+			if dup != 0 {
+				res.Duplicate = true
+				res.Tickets = append(res.Tickets, dup)
+				continue
+			}
+		}
+		dec, err := threading.Decide(ctx, threading.Input{
+			TokenTicket:   rt.TicketID,
+			InReplyTo:     pm.InReplyTo,
+			References:    pm.References,
+			Subject:       pm.Subject,
+			Sender:        sender,
+			Authenticated: g.trusted(sender),
+		}, lookup)
+		if err != nil {
+			return false, err
+		}
+		contactID, err := store.UpsertContact(ctx, tx, sender, pm.From.Name)
+		if err != nil {
+			return false, err
+		}
+		ticketID := dec.TicketID
+		created := ticketID == 0
+		if created {
+			tk := &store.Ticket{
+				Subject: threading.StripSubjectTag(pm.Subject), Status: "open", Priority: "medium",
+				TeamID: teamID, ContactID: contactID, Mailbox: rt.Mailbox,
+				Flagged: dec.Flag != "", FlagReason: dec.Flag, CreatedAt: t, UpdatedAt: t,
+			}
+			if dec.Pointed != 0 {
+				tk.LinkedTicketID = &dec.Pointed
+			}
+			if err := store.InsertTicket(ctx, tx, tk); err != nil {
+				return false, err
+			}
+			ticketID = tk.ID
+			if err := store.AddParticipant(ctx, tx, ticketID, contactID, "contact"); err != nil {
+				return false, err
+			}
+		}
+		msgID, err := g.storeMessage(ctx, tx, ticketID, in, pm, class, sender, t)
+		if err != nil {
+			return false, err
+		}
+		res.Tickets = append(res.Tickets, ticketID)
+		res.Messages = append(res.Messages, msgID)
+		if created {
+			res.Created = append(res.Created, ticketID)
+			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "flag": dec.Flag, "automatic": class.Why})
+			if err := store.InsertEvent(ctx, tx, ticketID, "created", sender, string(data)); err != nil {
+				return false, err
+			}
+			q, err := g.acknowledge(ctx, tx, ticketID, rt, pm, class, sender)
+			if err != nil {
+				return false, err
+			}
+			queued = queued || q
+		} else {
+			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "automatic": class.Why})
+			if err := store.InsertEvent(ctx, tx, ticketID, "customer_replied", sender, string(data)); err != nil {
+				return false, err
+			}
+			if err := store.TouchTicket(ctx, tx, ticketID, t); err != nil {
+				return false, err
+			}
+		}
+	}
+	status := store.InboundDone
+	if res.Duplicate && len(res.Messages) == 0 {
+		status = store.InboundDuplicate
+	}
+	return queued, store.FinishInbound(ctx, tx, in.ID, status)
+}
+
+// storeMessage writes the message row and its attachments.
+func (g *Ingester) storeMessage(ctx context.Context, tx *sqlx.Tx, ticketID int64, in *store.Inbound, pm *Parsed, class Class, sender string, t time.Time) (int64, error) {
+	kind := "customer"
+	if class.Bounce {
+		kind = "bounce"
+	} else if class.Automatic {
+		kind = "auto"
+	}
+	raw := in.RawSHA256
+	inboundID := in.ID
+	m := &store.Message{
+		TicketID: ticketID, InboundID: &inboundID, Direction: "in", Kind: kind,
+		FromAddr: sender, FromName: pm.From.Name,
+		ToJSON: addrJSON(pm.To), CcJSON: addrJSON(pm.Cc),
+		MessageID: pm.MessageID, InReplyTo: strings.Join(pm.InReplyTo, " "), Refs: strings.Join(pm.References, " "),
+		Subject: pm.Subject, Text: pm.Text, HTML: pm.HTML, RawSHA256: &raw,
+		AuthResults: in.AuthResults, ParseErrors: strings.Join(pm.Errors, "\n"), CreatedAt: t,
+	}
+	if err := store.InsertMessage(ctx, tx, m); err != nil {
+		return 0, err
+	}
+	for _, p := range pm.Attachments {
+		a := &store.Attachment{MessageID: m.ID, Filename: p.Filename, ContentType: p.ContentType, ContentID: p.ContentID, Inline: p.Inline}
+		if err := store.InsertAttachment(ctx, tx, a, p.Data); err != nil {
+			return 0, err
+		}
+	}
+	return m.ID, nil
+}
+
+// acknowledge queues the acknowledgement of a new ticket, unless the message is
+// automatic or the sender already got MaxAutoPerHour automatic mails this hour.
+func (g *Ingester) acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, rt Route, pm *Parsed, class Class, sender string) (bool, error) {
+	if class.Automatic {
+		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", class.Why))
+	}
+	if sender == "unknown@invalid" {
+		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", "no sender address"))
+	}
+	n, err := store.CountAutomaticSince(ctx, tx, sender, g.now().Add(-time.Hour))
+	if err != nil {
+		return false, err
+	}
+	if n >= g.cfg.MaxAutoPerHour {
+		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", fmt.Sprintf("%d automatic mails to %s in the last hour", n, sender)))
+	}
+	tk, err := store.GetTicket(ctx, tx, ticketID)
+	if err != nil {
+		return false, err
+	}
+	m, err := g.cfg.Composer.Acknowledgement(outbound.Ack{
+		TicketID: ticketID, Subject: tk.Subject, Team: tk.Team,
+		ContactName: pm.From.Name, ContactEmail: sender,
+		ReplyTo:    threading.ReplyAddress(rt.Mailbox, g.cfg.Signer.Token(threading.RoleCustomer, ticketID)),
+		InReplyTo:  pm.MessageID,
+		References: pm.References,
+	})
+	if err != nil {
+		return false, err
+	}
+	tid := ticketID
+	return true, store.InsertOutbox(ctx, tx, &store.Outbox{
+		TicketID: &tid, Kind: "acknowledgement", Automatic: true,
+		MailFrom: m.From, RcptTo: m.To, MessageID: m.MessageID, Raw: m.Raw,
+	})
+}
+
+// trusted reports whether the sender's domain is listed as trusted without authentication.
+// Until inbound authentication exists, that list is the only way to pass the sender rule.
+func (g *Ingester) trusted(sender string) bool {
+	_, domain, _ := strings.Cut(sender, "@")
+	for _, d := range g.cfg.TrustedDomains {
+		if strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	return false
+}
+
+// duplicateIn returns the ticket that already holds this incoming Message-ID for the
+// route (its ticket, or any ticket of its team), or 0. An MTA retry after a lost 250
+// must not become a second message (guarantee 2).
+func duplicateIn(ctx context.Context, tx *sqlx.Tx, msgid string, teamID, ticketID int64) (int64, error) {
+	var ids []int64
+	err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT m.ticket_id FROM messages m JOIN tickets t ON t.id = m.ticket_id
+		WHERE m.message_id = ? AND m.direction = 'in' AND (t.team_id = ? OR t.id = ?) ORDER BY m.id LIMIT 1`), msgid, teamID, ticketID)
+	if err != nil {
+		return 0, fmt.Errorf("dedupe %s: %w", msgid, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
+}
+
+type txLookup struct{ tx *sqlx.Tx }
+
+func (l txLookup) MessageID(ctx context.Context, id string) ([]threading.Ref, error) {
+	refs, err := store.FindMessageID(ctx, l.tx, id)
+	out := make([]threading.Ref, len(refs))
+	for i, r := range refs {
+		out[i] = threading.Ref{TicketID: r.TicketID, Generated: r.Generated}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Generated && !out[j].Generated })
+	return out, err
+}
+
+func (l txLookup) TicketExists(ctx context.Context, id int64) (bool, error) {
+	return store.TicketExists(ctx, l.tx, id)
+}
+
+func (l txLookup) IsParticipant(ctx context.Context, ticketID int64, addr string) (bool, error) {
+	return store.IsParticipant(ctx, l.tx, ticketID, addr)
+}
+
+func addrJSON(list []mail.Address) string {
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		out = append(out, a.Address)
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func jsonObj(k, v string) string {
+	b, _ := json.Marshal(map[string]string{k: v})
+	return string(b)
+}

@@ -1,0 +1,193 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jhillyerd/enmime/v2"
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/mxdesk/mxdesk/threading"
+)
+
+// Parsed is what ingest needs of a message, whatever state its MIME was in.
+type Parsed struct {
+	From        mail.Address
+	To, Cc      []mail.Address
+	Subject     string
+	MessageID   string
+	InReplyTo   []string
+	References  []string
+	Text        string
+	HTML        string // sanitized
+	Attachments []Part
+	Header      func(name string) string
+	ContentType string
+	Errors      []string
+}
+
+// Part is an attachment or inline image with its decoded bytes.
+type Part struct {
+	Filename    string
+	ContentType string
+	ContentID   string
+	Inline      bool
+	Data        []byte
+}
+
+// Parser parses messages. It holds the HTML policy, which is built once.
+type Parser struct {
+	policy *bluemonday.Policy
+	opts   []enmime.Option
+}
+
+// NewParser returns a Parser.
+func NewParser() *Parser {
+	p := bluemonday.UGCPolicy()
+	// Inline images are referenced as cid: until the portal rewrites them.
+	p.AllowURLSchemes("http", "https", "mailto", "cid")
+	return &Parser{
+		policy: p,
+		// Detection only where a part declares no charset: running the detector on every
+		// part costs ~90 % of parse time and second-guesses correct labels.
+		opts: []enmime.Option{enmime.DisableCharacterDetection(true), enmime.SkipMalformedParts(false)},
+	}
+}
+
+// Parse never fails: a message enmime cannot read is kept with its headers scanned by
+// hand and its body as text, and the reason in Errors (guarantee 7).
+func (p *Parser) Parse(raw []byte) (pm *Parsed) {
+	defer func() {
+		if r := recover(); r != nil {
+			pm = p.fallback(raw, fmt.Sprintf("parser panic: %v", r))
+		}
+	}()
+	raw = stripMboxFrom(raw)
+	env, err := enmime.NewParser(p.opts...).ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		return p.fallback(raw, err.Error())
+	}
+	pm = &Parsed{
+		Subject:     env.GetHeader("Subject"),
+		MessageID:   threading.CleanMessageID(env.GetHeader("Message-ID")),
+		InReplyTo:   threading.MessageIDs(env.GetHeader("In-Reply-To")),
+		References:  threading.MessageIDs(env.GetHeader("References")),
+		Text:        env.Text,
+		Header:      env.GetHeader,
+		ContentType: env.Root.ContentType,
+	}
+	if env.HTML != "" {
+		pm.HTML = p.policy.Sanitize(env.HTML)
+	}
+	if from, err := env.AddressList("From"); err == nil && len(from) > 0 {
+		pm.From = *from[0]
+	} else if a := looseAddress(env.GetHeader("From")); a != "" {
+		pm.From = mail.Address{Address: a}
+	}
+	pm.To = addressList(env, "To")
+	pm.Cc = addressList(env, "Cc")
+	for _, parts := range [][]*enmime.Part{env.Attachments, env.Inlines, env.OtherParts} {
+		for _, part := range parts {
+			pm.Attachments = append(pm.Attachments, Part{
+				Filename:    part.FileName,
+				ContentType: part.ContentType,
+				ContentID:   part.ContentID,
+				Inline:      part.Disposition == "inline" || part.ContentID != "",
+				Data:        part.Content,
+			})
+		}
+	}
+	for _, e := range env.Errors {
+		pm.Errors = append(pm.Errors, e.Error())
+	}
+	pm.From.Address = strings.ToLower(pm.From.Address)
+	return pm
+}
+
+// addressList reads an address header, tolerating the malformed lists real clients send.
+func addressList(env *enmime.Envelope, name string) []mail.Address {
+	list, err := env.AddressList(name)
+	if err != nil {
+		return nil
+	}
+	out := make([]mail.Address, 0, len(list))
+	for _, a := range list {
+		out = append(out, mail.Address{Name: a.Name, Address: strings.ToLower(a.Address)})
+	}
+	return out
+}
+
+// looseAddress digs an address out of a From header net/mail refuses.
+func looseAddress(h string) string {
+	if i, j := strings.LastIndexByte(h, '<'), strings.LastIndexByte(h, '>'); i >= 0 && j > i {
+		h = h[i+1 : j]
+	}
+	for _, f := range strings.Fields(h) {
+		if strings.Count(f, "@") == 1 {
+			return strings.ToLower(strings.Trim(f, "<>,;\"'"))
+		}
+	}
+	return ""
+}
+
+// stripMboxFrom drops a leading mbox "From " separator line, which files exported from
+// mail archives (and the corpus) carry and which is not a header.
+func stripMboxFrom(raw []byte) []byte {
+	if !bytes.HasPrefix(raw, []byte("From ")) {
+		return raw
+	}
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+		return raw[i+1:]
+	}
+	return raw
+}
+
+// fallback keeps what can be kept of a message enmime refused.
+func (p *Parser) fallback(raw []byte, why string) *Parsed {
+	head, body := raw, []byte(nil)
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(raw, []byte(sep)); i >= 0 {
+			head, body = raw[:i], raw[i+len(sep):]
+			break
+		}
+	}
+	headers := map[string]string{}
+	var last string
+	for _, line := range strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n") {
+		if (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) && last != "" {
+			headers[last] += " " + strings.TrimSpace(line)
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		last = strings.ToLower(strings.TrimSpace(k))
+		if _, seen := headers[last]; !seen {
+			headers[last] = strings.TrimSpace(v)
+		}
+	}
+	get := func(name string) string { return headers[strings.ToLower(name)] }
+	text := string(body)
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	pm := &Parsed{
+		Subject:    get("Subject"),
+		MessageID:  threading.CleanMessageID(get("Message-ID")),
+		InReplyTo:  threading.MessageIDs(get("In-Reply-To")),
+		References: threading.MessageIDs(get("References")),
+		Text:       text,
+		Header:     get,
+		Errors:     []string{"unparsable message, kept raw: " + why},
+	}
+	if a, err := mail.ParseAddress(get("From")); err == nil {
+		pm.From = mail.Address{Name: a.Name, Address: strings.ToLower(a.Address)}
+	} else {
+		pm.From = mail.Address{Address: looseAddress(get("From"))}
+	}
+	return pm
+}

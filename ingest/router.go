@@ -1,0 +1,72 @@
+package ingest
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/mxdesk/mxdesk/config"
+	"github.com/mxdesk/mxdesk/threading"
+)
+
+// ErrUnknownRecipient is what Router.Check returns for an address mxdesk does not serve,
+// including a reply address whose token does not verify. smtpd answers it 550 5.1.1.
+var ErrUnknownRecipient = errors.New("unknown recipient")
+
+// Router knows which recipient addresses lead where: the configured mailboxes and their
+// signed reply addresses. smtpd asks it at RCPT, ingest when it routes.
+type Router struct {
+	mailboxes []config.Mailbox
+	signer    *threading.Signer
+}
+
+// NewRouter returns a Router over the configured mailboxes.
+func NewRouter(mailboxes []config.Mailbox, signer *threading.Signer) *Router {
+	return &Router{mailboxes: mailboxes, signer: signer}
+}
+
+// Resolve returns the route of a recipient. ok is false for unknown addresses and for
+// reply addresses with a bad token: those must never fall back to the plain mailbox, or a
+// tampered token would still reach a team.
+func (r *Router) Resolve(rcpt string) (Route, bool) {
+	base, tag, hasTag := threading.SplitSubaddress(strings.ToLower(strings.TrimSpace(rcpt)))
+	var mb *config.Mailbox
+	for i := range r.mailboxes {
+		if strings.EqualFold(r.mailboxes[i].Address, base) {
+			mb = &r.mailboxes[i]
+			break
+		}
+	}
+	if mb == nil {
+		return Route{}, false
+	}
+	rt := Route{Mailbox: strings.ToLower(mb.Address), Team: mb.Team}
+	if !hasTag {
+		return rt, true
+	}
+	id, role, ok := r.signer.Parse(tag)
+	if !ok || role != threading.RoleCustomer {
+		// Agent reply addresses arrive with the agents-by-email work; until then refuse.
+		return Route{}, false
+	}
+	rt.TicketID = id
+	return rt, true
+}
+
+// Check returns nil for an address mxdesk accepts mail for.
+func (r *Router) Check(rcpt string) error {
+	if _, ok := r.Resolve(rcpt); !ok {
+		return ErrUnknownRecipient
+	}
+	return nil
+}
+
+// Own reports whether addr is one of our mailboxes or their reply addresses.
+func (r *Router) Own(addr string) bool {
+	base, _, _ := threading.SplitSubaddress(strings.ToLower(addr))
+	for _, mb := range r.mailboxes {
+		if strings.EqualFold(mb.Address, base) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,218 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/jhillyerd/enmime/v2"
+
+	"github.com/mxdesk/mxdesk/store"
+)
+
+// WorkerConfig is what the worker needs from the configuration.
+type WorkerConfig struct {
+	// Relay is host:port of the smarthost; empty writes each mail to the log instead.
+	Relay string
+	// Hostname is what we say in EHLO.
+	Hostname string
+	// RetryMax is how long a temporarily failing mail is retried before it is failed.
+	RetryMax time.Duration
+	// Poll is how often due rows are looked for without a wake-up (retries).
+	Poll time.Duration
+}
+
+// Worker delivers outbox rows. One per process; on PostgreSQL, replicas claim disjoint rows.
+type Worker struct {
+	st   *store.Store
+	cfg  WorkerConfig
+	log  *slog.Logger
+	wake chan struct{}
+	// relayTLS remembers that the relay offers STARTTLS.
+	relayTLS atomic.Bool
+}
+
+// NewWorker returns a worker over st.
+func NewWorker(st *store.Store, cfg WorkerConfig, log *slog.Logger) *Worker {
+	if cfg.Poll <= 0 {
+		cfg.Poll = 30 * time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 48 * time.Hour
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "localhost"
+	}
+	return &Worker{st: st, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks the worker to look for due rows now; it never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then returns after the row in hand.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := w.RunOnce(ctx)
+			if err != nil {
+				w.log.Error("outbound: claim failed", "err", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		t.Reset(w.cfg.Poll)
+	}
+}
+
+// RunOnce claims a batch of due rows and delivers them; it returns how many it handled.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	rows, err := w.st.ClaimOutbox(ctx, 20)
+	if err != nil {
+		return 0, err
+	}
+	for i := range rows {
+		w.deliverRow(context.WithoutCancel(ctx), &rows[i])
+	}
+	return len(rows), nil
+}
+
+func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
+	log := w.log.With("outbox_id", o.ID, "kind", o.Kind, "to", o.RcptTo, "message_id", o.MessageID)
+	if o.TicketID != nil {
+		log = log.With("ticket", *o.TicketID)
+	}
+	var err error
+	if w.cfg.Relay == "" {
+		w.logMail(log, o)
+	} else {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err = w.send(dctx, o)
+		cancel()
+	}
+	if err == nil {
+		if merr := w.st.MarkOutboxSent(ctx, o.ID); merr != nil {
+			// Delivered but not recorded: the lease expires and it goes again. Receivers
+			// deduplicate by Message-ID; we cannot do better without the database.
+			log.Error("outbound: delivered but not marked sent", "err", merr)
+			return
+		}
+		if w.cfg.Relay != "" {
+			log.Info("outbound: delivered", "relay", w.cfg.Relay, "attempt", o.Attempts)
+		}
+		return
+	}
+	var se *smtp.SMTPError
+	permanent := errors.As(err, &se) && se.Code >= 500
+	if !permanent && time.Since(o.CreatedAt) > w.cfg.RetryMax {
+		permanent = true
+		err = fmt.Errorf("gave up after %s: %w", w.cfg.RetryMax, err)
+	}
+	if permanent {
+		log.Error("outbound: delivery failed permanently", "err", err, "attempt", o.Attempts)
+		if merr := w.st.MarkOutboxFailed(ctx, o.ID, err); merr != nil {
+			log.Error("outbound: could not record failure", "err", merr)
+		}
+		return
+	}
+	next := time.Now().Add(store.RetryDelay(o.Attempts))
+	log.Warn("outbound: delivery deferred", "err", err, "attempt", o.Attempts, "next_attempt", next.UTC().Format(time.RFC3339))
+	if merr := w.st.MarkOutboxRetry(ctx, o.ID, err, next); merr != nil {
+		log.Error("outbound: could not record retry", "err", merr)
+	}
+}
+
+// logMail stands in for delivery on a local instance: the mail goes to the log, where the
+// newcomer can read the acknowledgement.
+func (w *Worker) logMail(log *slog.Logger, o *store.Outbox) {
+	attrs := []any{"relay", "none (outbound.relay is empty)"}
+	if env, err := enmime.ReadEnvelope(bytes.NewReader(o.Raw)); err == nil {
+		attrs = append(attrs, "subject", env.GetHeader("Subject"), "reply_to", env.GetHeader("Reply-To"),
+			"text", strings.ReplaceAll(strings.TrimSpace(env.Text), "\r\n", "\n"))
+	}
+	log.Info("outbound: mail logged instead of sent", attrs...)
+}
+
+// send delivers one row through the relay with go-smtp's client. STARTTLS is used when
+// the relay offers it (go-smtp's SendMail would insist on it). go-smtp starts TLS only
+// at connection start, so the first connection to a relay that offers it is redone
+// with TLS, and the worker remembers the answer.
+func (w *Worker) send(ctx context.Context, o *store.Outbox) error {
+	c, err := w.dial(ctx, w.relayTLS.Load())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello(w.cfg.Hostname); err != nil {
+		return fmt.Errorf("relay %s: EHLO: %w", w.cfg.Relay, err)
+	}
+	if !w.relayTLS.Load() {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			w.relayTLS.Store(true)
+			c.Quit()
+			return w.send(ctx, o)
+		}
+	}
+	if err := c.Mail(o.MailFrom, nil); err != nil {
+		return fmt.Errorf("relay %s: MAIL FROM: %w", w.cfg.Relay, err)
+	}
+	if err := c.Rcpt(o.RcptTo, nil); err != nil {
+		return fmt.Errorf("relay %s: RCPT TO: %w", w.cfg.Relay, err)
+	}
+	wc, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("relay %s: DATA: %w", w.cfg.Relay, err)
+	}
+	if _, err := wc.Write(o.Raw); err != nil {
+		return fmt.Errorf("relay %s: DATA: %w", w.cfg.Relay, err)
+	}
+	if err := wc.Close(); err != nil {
+		return fmt.Errorf("relay %s: end of DATA: %w", w.cfg.Relay, err)
+	}
+	// The mail is accepted; a failed QUIT changes nothing.
+	_ = c.Quit()
+	return nil
+}
+
+func (w *Worker) dial(ctx context.Context, startTLS bool) (*smtp.Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", w.cfg.Relay)
+	if err != nil {
+		return nil, fmt.Errorf("relay %s: %w", w.cfg.Relay, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if !startTLS {
+		return smtp.NewClient(conn), nil
+	}
+	host, _, _ := net.SplitHostPort(w.cfg.Relay)
+	c, err := smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("relay %s: STARTTLS: %w", w.cfg.Relay, err)
+	}
+	return c, nil
+}
