@@ -167,4 +167,3 @@ func loadSecret(dataDir string) ([]byte, error) {
 	}
 	return b, f.Close()
 }
-
