@@ -1,0 +1,270 @@
+package main
+
+// The tests in this package start the real mxdesk binary from a config file, speak real
+// SMTP to it and read its state with its own CLI, as an operator would.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mxdesk-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "mxdesk")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build mxdesk: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a loopback address nothing listens on right now.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// instance is one running `mxdesk serve`.
+type instance struct {
+	t       testing.TB
+	dir     string
+	cfgPath string
+	smtp    string
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	exited  chan struct{}
+	exitErr error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newInstance writes a config for dbURL into a temp dir, with outbound mail going to relay
+// (empty: to the log) and extra TOML appended; start runs it.
+func newInstance(t testing.TB, dbURL, relay, extra string) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	inst := &instance{t: t, dir: dir, cfgPath: filepath.Join(dir, "mxdesk.toml"), smtp: freePort(t)}
+	cfg := fmt.Sprintf(`domain = "example.com"
+database_url = %q
+data_dir = %q
+log_level = "debug"
+[smtp]
+listen = %q
+hostname = "mx.example.com"
+max_message_bytes = 1048576
+[[mailboxes]]
+address = "support@example.com"
+team = "Support"
+[[mailboxes]]
+address = "billing@example.com"
+team = "Billing"
+[outbound]
+from = "Example Support <support@example.com>"
+relay = %q
+[portal]
+listen = %q
+%s
+`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), extra)
+	if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// start runs serve and waits until its SMTP port answers.
+func (inst *instance) start() {
+	t := inst.t
+	t.Helper()
+	inst.log = &syncBuffer{}
+	inst.cmd = exec.Command(binary, "--config", inst.cfgPath, "serve")
+	inst.cmd.Env = cleanEnv()
+	inst.cmd.Stderr = inst.log
+	inst.cmd.Stdout = inst.log
+	if err := inst.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	inst.exited = make(chan struct{})
+	go func() { inst.exitErr = inst.cmd.Wait(); close(inst.exited) }()
+	t.Cleanup(func() {
+		inst.stop(syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("serve log:\n%s", inst.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", inst.smtp, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-inst.exited:
+			t.Fatalf("serve exited at start: %v\n%s", inst.exitErr, inst.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not listen on %s:\n%s", inst.smtp, inst.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends sig and waits for the process; it returns the exit error.
+func (inst *instance) stop(sig syscall.Signal) error {
+	if inst.cmd == nil || inst.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-inst.exited:
+		return inst.exitErr
+	default:
+	}
+	inst.cmd.Process.Signal(sig)
+	select {
+	case <-inst.exited:
+	case <-time.After(60 * time.Second):
+		inst.cmd.Process.Kill()
+		<-inst.exited
+		inst.t.Errorf("serve did not stop within 60s of %v", sig)
+	}
+	return inst.exitErr
+}
+
+// cleanEnv is the test's environment without MXDESK_ variables that would override the
+// config file (a developer's shell may have some).
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "MXDESK_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// cli runs an mxdesk command against the instance's config and returns stdout.
+func (inst *instance) cli(args ...string) string {
+	inst.t.Helper()
+	cmd := exec.Command(binary, append([]string{"--config", inst.cfgPath}, args...)...)
+	cmd.Env = cleanEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		inst.t.Fatalf("mxdesk %v: %v\n%s", args, err, stderr.String())
+	}
+	return string(out)
+}
+
+// cliJSON runs a command with --json and decodes its output into v.
+func (inst *instance) cliJSON(v any, args ...string) {
+	inst.t.Helper()
+	out := inst.cli(append(args, "--json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		inst.t.Fatalf("mxdesk %v --json: %v\n%s", args, err, out)
+	}
+}
+
+type ticketOut struct {
+	ID         int64  `json:"id"`
+	Subject    string `json:"subject"`
+	Status     string `json:"status"`
+	Priority   string `json:"priority"`
+	Team       string `json:"team"`
+	Contact    string `json:"contact"`
+	Flagged    bool   `json:"flagged"`
+	CreatedAt  string `json:"created_at"`
+	UpdatedAt  string `json:"updated_at"`
+	Messages   []struct {
+		ID          int64    `json:"id"`
+		Direction   string   `json:"direction"`
+		From        string   `json:"from"`
+		To          []string `json:"to"`
+		MessageID   string   `json:"message_id"`
+		Subject     string   `json:"subject"`
+		Text        string   `json:"text"`
+		CreatedAt   string   `json:"created_at"`
+		Attachments []struct {
+			Filename    string `json:"filename"`
+			ContentType string `json:"content_type"`
+			Size        int64  `json:"size"`
+			SHA256      string `json:"sha256"`
+		} `json:"attachments"`
+	} `json:"messages"`
+}
+
+func (inst *instance) tickets() []ticketOut {
+	var out []ticketOut
+	inst.cliJSON(&out, "ticket", "list")
+	return out
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// send delivers raw over SMTP and returns the server's error, if any.
+func send(addr, from string, to []string, raw string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		return err
+	}
+	if err := c.SendMail(from, to, strings.NewReader(raw)); err != nil {
+		return err
+	}
+	return c.Quit()
+}
