@@ -208,16 +208,16 @@ func (inst *instance) cliJSON(v any, args ...string) {
 }
 
 type ticketOut struct {
-	ID         int64  `json:"id"`
-	Subject    string `json:"subject"`
-	Status     string `json:"status"`
-	Priority   string `json:"priority"`
-	Team       string `json:"team"`
-	Contact    string `json:"contact"`
-	Flagged    bool   `json:"flagged"`
-	CreatedAt  string `json:"created_at"`
-	UpdatedAt  string `json:"updated_at"`
-	Messages   []struct {
+	ID        int64  `json:"id"`
+	Subject   string `json:"subject"`
+	Status    string `json:"status"`
+	Priority  string `json:"priority"`
+	Team      string `json:"team"`
+	Contact   string `json:"contact"`
+	Flagged   bool   `json:"flagged"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	Messages  []struct {
 		ID          int64    `json:"id"`
 		Direction   string   `json:"direction"`
 		From        string   `json:"from"`

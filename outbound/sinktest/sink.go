@@ -82,7 +82,7 @@ type session struct {
 	to   []string
 }
 
-func (ss *session) AuthMechanisms() []string                { return nil }
+func (ss *session) AuthMechanisms() []string                 { return nil }
 func (ss *session) Mail(f string, _ *smtp.MailOptions) error { ss.from = f; return nil }
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
