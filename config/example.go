@@ -26,7 +26,8 @@ const exampleTOML = `# mxdesk configuration.
 # address and the default mailbox are derived from it.
 domain = "localhost"
 
-# Directory for attachments and the default SQLite database.
+# Directory for the server secret (secret.key, which signs reply addresses:
+# back it up) and the default SQLite database. Attachments live in the database.
 data_dir = "./mxdesk-data"
 
 # "sqlite:PATH", "postgres://..." or "postgresql://...".
