@@ -96,14 +96,14 @@ func (g *Ingester) Run(ctx context.Context, poll time.Duration) {
 	}
 }
 
-// RunOnce claims a batch of due rows and processes each; it returns how many it claimed.
+// RunOnce processes a batch of due rows; it returns how many it looked at.
 func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
-	ids, err := g.st.ClaimInbound(ctx, 32)
+	ids, err := g.st.DueInbound(ctx, 32)
 	if err != nil {
 		return 0, err
 	}
 	for _, id := range ids {
-		// Finish the row in hand even when shutdown begins: it is claimed.
+		// Finish the row in hand even when shutdown begins.
 		pctx := context.WithoutCancel(ctx)
 		if err := g.Process(pctx, id); err != nil {
 			g.log.Error("ingest: failed, will retry", "inbound_id", id, "err", err)
@@ -123,24 +123,39 @@ type Result struct {
 	Duplicate bool
 }
 
-// Process ingests one spool row in one transaction.
+// Process ingests one spool row in one transaction. Parsing happens before the
+// transaction (the raw message never changes), so the database lock is held only for the
+// writes; a row another replica is ingesting, or has ingested, is skipped.
 func (g *Ingester) Process(ctx context.Context, id int64) error {
 	in, err := store.GetInbound(ctx, g.st.DB, id)
 	if err != nil {
 		return fmt.Errorf("ingest %d: %w", id, err)
 	}
+	if in.Status != store.InboundNew && in.Status != store.InboundFailed {
+		return nil
+	}
 	pm := g.parser.Parse(in.Raw)
 	class := Classify(in.MailFrom, pm, g.cfg.Own)
-	queued := false
+	queued, skipped := false, false
 	var res Result
 	err = g.st.Tx(ctx, func(tx *sqlx.Tx) error {
-		res, queued = Result{}, false
-		q, err := g.apply(ctx, tx, in, pm, class, &res)
-		queued = q
+		res, queued, skipped = Result{}, false, false
+		due, err := store.LockInbound(ctx, tx, g.st.Dialect, id)
+		if err != nil {
+			return err
+		}
+		if !due {
+			skipped = true
+			return nil
+		}
+		queued, err = g.apply(ctx, tx, in, pm, class, &res)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("ingest %d: %w", id, err)
+	}
+	if skipped {
+		return nil
 	}
 	attrs := []any{"inbound_id", id, "from", pm.From.Address, "message_id", pm.MessageID, "tickets", res.Tickets, "created", res.Created}
 	if res.Duplicate {
@@ -215,7 +230,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			return false, err
 		}
 		if pm.MessageID != "" {
-			dup, err := duplicateIn(ctx, tx, pm.MessageID, teamID, rt.TicketID)
+			dup, err := duplicateIn(ctx, tx, pm.MessageID, sender, teamID, rt.TicketID)
 			if err != nil {
 				return false, err
 			}
@@ -372,13 +387,17 @@ func (g *Ingester) trusted(sender string) bool {
 	return false
 }
 
-// duplicateIn returns the ticket that already holds this incoming Message-ID for the
-// route (its ticket, or any ticket of its team), or 0. An MTA retry after a lost 250
-// must not become a second message (guarantee 2).
-func duplicateIn(ctx context.Context, tx *sqlx.Tx, msgid string, teamID, ticketID int64) (int64, error) {
+// duplicateIn returns the ticket that already holds this incoming Message-ID from this
+// sender for the route (its ticket, or any ticket of its team), or 0. An MTA retry after
+// a lost 250 must not become a second message (guarantee 2). The sender is part of the
+// key: a Message-ID is only as unique as its author makes it, and anyone who has seen a
+// customer's Message-ID (a list, a Cc) could otherwise send first and have the
+// customer's own message dropped as a "duplicate".
+func duplicateIn(ctx context.Context, tx *sqlx.Tx, msgid, sender string, teamID, ticketID int64) (int64, error) {
 	var ids []int64
 	err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT m.ticket_id FROM messages m JOIN tickets t ON t.id = m.ticket_id
-		WHERE m.message_id = ? AND m.direction = 'in' AND (t.team_id = ? OR t.id = ?) ORDER BY m.id LIMIT 1`), msgid, teamID, ticketID)
+		WHERE m.message_id = ? AND m.direction = 'in' AND m.from_addr = ? AND (t.team_id = ? OR t.id = ?) ORDER BY m.id LIMIT 1`),
+		msgid, sender, teamID, ticketID)
 	if err != nil {
 		return 0, fmt.Errorf("dedupe %s: %w", msgid, err)
 	}

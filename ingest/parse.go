@@ -9,6 +9,7 @@ import (
 
 	"github.com/jhillyerd/enmime/v2"
 	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/text/encoding/japanese"
 
 	"github.com/mxdesk/mxdesk/threading"
 )
@@ -58,29 +59,36 @@ func NewParser() *Parser {
 }
 
 // Parse never fails: a message enmime cannot read is kept with its headers scanned by
-// hand and its body as text, and the reason in Errors (guarantee 7).
-func (p *Parser) Parse(raw []byte) (pm *Parsed) {
+// hand and its body as text, and the reason in Errors (guarantee 7). Every string it
+// returns is valid UTF-8 without NUL bytes, so it can be stored in a TEXT column.
+func (p *Parser) Parse(raw []byte) *Parsed {
+	pm := p.parse(raw)
+	pm.clean()
+	return pm
+}
+
+func (p *Parser) parse(raw []byte) (pm *Parsed) {
 	defer func() {
 		if r := recover(); r != nil {
 			pm = p.fallback(raw, fmt.Sprintf("parser panic: %v", r))
 		}
 	}()
-	raw = stripMboxFrom(raw)
+	raw = stripMboxFrom(bareCRToLF(raw))
 	env, err := enmime.NewParser(p.opts...).ReadEnvelope(bytes.NewReader(raw))
 	if err != nil {
 		return p.fallback(raw, err.Error())
 	}
 	pm = &Parsed{
-		Subject:     env.GetHeader("Subject"),
+		Subject:     undeclaredISO2022JP(env.GetHeader("Subject")),
 		MessageID:   threading.CleanMessageID(env.GetHeader("Message-ID")),
 		InReplyTo:   threading.MessageIDs(env.GetHeader("In-Reply-To")),
 		References:  threading.MessageIDs(env.GetHeader("References")),
-		Text:        env.Text,
+		Text:        undeclaredISO2022JP(env.Text),
 		Header:      env.GetHeader,
 		ContentType: env.Root.ContentType,
 	}
 	if env.HTML != "" {
-		pm.HTML = p.policy.Sanitize(env.HTML)
+		pm.HTML = p.policy.Sanitize(undeclaredISO2022JP(env.HTML))
 	}
 	if from, err := env.AddressList("From"); err == nil && len(from) > 0 {
 		pm.From = *from[0]
@@ -176,11 +184,11 @@ func (p *Parser) fallback(raw []byte, why string) *Parsed {
 		text = strings.ToValidUTF8(text, "\uFFFD")
 	}
 	pm := &Parsed{
-		Subject:    get("Subject"),
+		Subject:    undeclaredISO2022JP(get("Subject")),
 		MessageID:  threading.CleanMessageID(get("Message-ID")),
 		InReplyTo:  threading.MessageIDs(get("In-Reply-To")),
 		References: threading.MessageIDs(get("References")),
-		Text:       text,
+		Text:       undeclaredISO2022JP(text),
 		Header:     get,
 		Errors:     []string{"unparsable message, kept raw: " + why},
 	}
@@ -190,4 +198,77 @@ func (p *Parser) fallback(raw []byte, why string) *Parsed {
 		pm.From = mail.Address{Address: looseAddress(get("From"))}
 	}
 	return pm
+}
+
+// bareCRToLF turns the lone-CR line ends of classic Mac OS files into LF. enmime (and
+// net/textproto) only split lines at LF, so such a message is one endless header line,
+// and the last <...> in it (the Message-ID, say) would be taken for the sender. Only a
+// message whose first line end is a lone CR is touched: stray CRs inside the body of an
+// ordinary message ("\r\r\n" in some bounces) stay as they are.
+func bareCRToLF(raw []byte) []byte {
+	i := bytes.IndexAny(raw, "\r\n")
+	if i < 0 || raw[i] != '\r' || (i+1 < len(raw) && raw[i+1] == '\n') {
+		return raw
+	}
+	out := make([]byte, 0, len(raw))
+	for j, c := range raw {
+		if c == '\r' && (j+1 == len(raw) || raw[j+1] != '\n') {
+			c = '\n'
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// undeclaredISO2022JP decodes ISO-2022-JP text that nobody labelled: a body part with no
+// charset parameter, or a raw (not RFC 2047-encoded) Subject, as Japanese mailers sent
+// for years (Zammad#2498). enmime leaves both as escape sequences: it only detects a
+// charset on parts of 100 runes or more, and never in headers. ISO-2022-JP is 7-bit and
+// announces itself with ESC $ B (or ESC $ @), so the guess cannot misfire on other text.
+func undeclaredISO2022JP(s string) string {
+	if !strings.Contains(s, "\x1b$B") && !strings.Contains(s, "\x1b$@") {
+		return s
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return s
+		}
+	}
+	out, err := japanese.ISO2022JP.NewDecoder().String(s)
+	if err != nil {
+		return s
+	}
+	return out
+}
+
+// clean makes every string ingest stores valid UTF-8 without NUL bytes. PostgreSQL
+// refuses both in TEXT columns, and a message that can never be inserted would stay
+// failed in the spool forever; the raw message keeps the original bytes.
+func (pm *Parsed) clean() {
+	for _, s := range []*string{&pm.From.Name, &pm.From.Address, &pm.Subject, &pm.MessageID,
+		&pm.Text, &pm.HTML, &pm.ContentType} {
+		*s = storable(*s)
+	}
+	for _, list := range [][]string{pm.InReplyTo, pm.References, pm.Errors} {
+		for i := range list {
+			list[i] = storable(list[i])
+		}
+	}
+	for _, list := range [][]mail.Address{pm.To, pm.Cc} {
+		for i := range list {
+			list[i].Name, list[i].Address = storable(list[i].Name), storable(list[i].Address)
+		}
+	}
+	for i := range pm.Attachments {
+		a := &pm.Attachments[i]
+		a.Filename, a.ContentType, a.ContentID = storable(a.Filename), storable(a.ContentType), storable(a.ContentID)
+	}
+}
+
+// storable replaces invalid UTF-8 and NUL bytes with U+FFFD.
+func storable(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

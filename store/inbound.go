@@ -9,12 +9,11 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Inbound statuses. A row is new until ingest claims it (processing), then done,
-// duplicate (an MTA re-delivered a message already ingested) or failed (retried later).
+// Inbound statuses. A row is new until ingest has committed it as done, duplicate (an MTA
+// re-delivered a message already ingested) or failed (retried later).
 const (
-	InboundNew        = "new"
-	InboundProcessing = "processing"
-	InboundDone       = "done"
+	InboundNew       = "new"
+	InboundDone      = "done"
 	InboundDuplicate  = "duplicate"
 	InboundFailed     = "failed"
 )
@@ -66,45 +65,34 @@ func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
 	return nil
 }
 
-// inboundLease is how long a claimed row stays with its claimer. A replica that dies
-// mid-ingest leaves the row processing; after the lease another one takes it.
-const inboundLease = 5 * time.Minute
-
-// ClaimInbound marks up to limit due rows as processing and returns their ids, oldest
-// first. Due: new, or failed/processing whose next_attempt_at has passed.
-func (s *Store) ClaimInbound(ctx context.Context, limit int) ([]int64, error) {
+// DueInbound returns up to limit ids of rows ready for ingest, oldest first: new, or
+// failed with their retry time passed. It locks nothing; LockInbound decides who gets a row.
+func (s *Store) DueInbound(ctx context.Context, limit int) ([]int64, error) {
 	var ids []int64
-	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
-		t := now()
-		q := `SELECT id FROM inbound WHERE status = ? OR (status IN (?, ?) AND next_attempt_at <= ?) ORDER BY id LIMIT ?`
-		if s.Dialect == Postgres {
-			q += " FOR UPDATE SKIP LOCKED"
-		}
-		if err := tx.SelectContext(ctx, &ids, tx.Rebind(q), InboundNew, InboundFailed, InboundProcessing, t, limit); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE inbound SET status = ?, next_attempt_at = ? WHERE id = ?`),
-				InboundProcessing, t.Add(inboundLease), id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.DB.SelectContext(ctx, &ids, s.DB.Rebind(`SELECT id FROM inbound
+		WHERE status = ? OR (status = ? AND next_attempt_at <= ?) ORDER BY id LIMIT ?`),
+		InboundNew, InboundFailed, now(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("claim inbound: %w", err)
+		return nil, fmt.Errorf("due inbound: %w", err)
 	}
 	return ids, nil
 }
 
-// ReleaseProcessing hands rows left processing by a crashed process back to new. Only
-// safe where one process owns the database (SQLite); PostgreSQL replicas rely on the lease.
-func (s *Store) ReleaseProcessing(ctx context.Context) (int64, error) {
-	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE inbound SET status = ? WHERE status = ?`), InboundNew, InboundProcessing)
-	if err != nil {
-		return 0, fmt.Errorf("release inbound: %w", err)
+// LockInbound locks a spool row in the ingest transaction and reports whether it still
+// needs ingesting. The lock, not a status, is what makes the row ours: if the process dies
+// mid-ingest the transaction rolls back, the lock goes with the connection, and the row is
+// new again for the next process at once. On PostgreSQL, SKIP LOCKED lets another replica
+// pass over it; on SQLite the transaction already holds the write lock.
+func LockInbound(ctx context.Context, tx *sqlx.Tx, dialect string, id int64) (bool, error) {
+	q := "SELECT status FROM inbound WHERE id = ?"
+	if dialect == Postgres {
+		q += " FOR UPDATE SKIP LOCKED"
 	}
-	return res.RowsAffected()
+	var status []string
+	if err := tx.SelectContext(ctx, &status, tx.Rebind(q), id); err != nil {
+		return false, fmt.Errorf("inbound %d: lock: %w", id, err)
+	}
+	return len(status) == 1 && (status[0] == InboundNew || status[0] == InboundFailed), nil
 }
 
 // GetInbound loads a spool row with its raw message.

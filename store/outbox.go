@@ -95,6 +95,17 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Outbox, error) {
 	return rows, nil
 }
 
+// ReleaseSending makes rows a crashed process left sending due again. Only for SQLite,
+// where one process owns the database; PostgreSQL replicas wait for the lease.
+func (s *Store) ReleaseSending(ctx context.Context) (int64, error) {
+	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, next_attempt_at = ? WHERE status = ?`),
+		OutboxPending, now(), OutboxSending)
+	if err != nil {
+		return 0, fmt.Errorf("release outbox: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // MarkOutboxSent records a delivery.
 func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
 	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ?`), OutboxSent, now(), id)

@@ -81,7 +81,7 @@ func TestSpoolGroupCommitStoresEveryMessageOnce(t *testing.T) {
 	})
 }
 
-func TestClaimInboundHandsEachRowOutOnce(t *testing.T) {
+func TestInboundRowsAreDueUntilDoneAndRetriedAfterFailure(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		for i := range 5 {
@@ -90,21 +90,45 @@ func TestClaimInboundHandsEachRowOutOnce(t *testing.T) {
 			})
 			storetest.MustNotErr(t, "insert", err)
 		}
-		a, err := st.ClaimInbound(ctx, 3)
-		storetest.MustNotErr(t, "claim", err)
-		b, err := st.ClaimInbound(ctx, 10)
-		storetest.MustNotErr(t, "claim", err)
-		if len(a) != 3 || len(b) != 2 {
-			t.Fatalf("claims got %v and %v, want 3 then 2", a, b)
+		due, err := st.DueInbound(ctx, 3)
+		storetest.MustNotErr(t, "due", err)
+		if len(due) != 3 {
+			t.Fatalf("due = %v, want 3 ids", due)
 		}
-		storetest.MustNotErr(t, "fail", st.FailInbound(ctx, a[0], fmt.Errorf("parse exploded")))
+		// A row locked and finished is no longer due; a second lock finds it done.
+		storetest.MustNotErr(t, "finish", st.Tx(ctx, func(tx *sqlx.Tx) error {
+			ok, err := store.LockInbound(ctx, tx, st.Dialect, due[0])
+			if err != nil || !ok {
+				return fmt.Errorf("lock: %v %v", ok, err)
+			}
+			return store.FinishInbound(ctx, tx, due[0], store.InboundDone)
+		}))
+		storetest.MustNotErr(t, "relock", st.Tx(ctx, func(tx *sqlx.Tx) error {
+			if ok, err := store.LockInbound(ctx, tx, st.Dialect, due[0]); err != nil || ok {
+				return fmt.Errorf("done row locked as due: %v %v", ok, err)
+			}
+			return nil
+		}))
+		// A rolled-back ingest (a crash) leaves the row due.
+		err = st.Tx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := store.LockInbound(ctx, tx, st.Dialect, due[1]); err != nil {
+				return err
+			}
+			return fmt.Errorf("boom")
+		})
+		if err == nil {
+			t.Fatal("rollback expected")
+		}
+		storetest.MustNotErr(t, "fail", st.FailInbound(ctx, due[2], fmt.Errorf("parse exploded")))
 		rows, err := st.ListInbound(ctx, store.InboundFailed, 10)
 		storetest.MustNotErr(t, "list", err)
 		if len(rows) != 1 || rows[0].Error != "parse exploded" || rows[0].NextAttemptAt == nil || !rows[0].NextAttemptAt.After(time.Now()) {
 			t.Fatalf("failed rows = %+v", rows)
 		}
-		if c, _ := st.ClaimInbound(ctx, 10); len(c) != 0 {
-			t.Fatalf("claimed %v before the retry was due", c)
+		due, err = st.DueInbound(ctx, 10)
+		storetest.MustNotErr(t, "due", err)
+		if len(due) != 3 || due[0] != rows[0].ID-1 {
+			t.Fatalf("due after one done, one rolled back, one failed = %v; want the rolled-back row and the two untouched", due)
 		}
 	})
 }

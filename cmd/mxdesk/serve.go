@@ -41,11 +41,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	}
 	defer st.Close()
 	if st.Dialect == store.SQLite {
-		// One process owns a SQLite file: rows a crashed predecessor left mid-ingest are ours.
-		if n, err := st.ReleaseProcessing(ctx); err != nil {
+		// One process owns a SQLite file: mail a crashed predecessor was sending is ours.
+		if n, err := st.ReleaseSending(ctx); err != nil {
 			return err
 		} else if n > 0 {
-			log.Warn("serve: resuming messages a previous run left unfinished", "count", n)
+			log.Warn("serve: resending mail a previous run left in flight (same Message-IDs)", "count", n)
 		}
 	}
 	secret, err := loadSecret(cfg.DataDir)
