@@ -42,7 +42,9 @@ type Config struct {
 	SMTP      SMTP      `toml:"smtp"`
 	Mailboxes []Mailbox `toml:"mailboxes"`
 	Outbound  Outbound  `toml:"outbound"`
+	Brand     Brand     `toml:"brand"`
 	Portal    Portal    `toml:"portal"`
+	Metrics   Metrics   `toml:"metrics"`
 }
 
 // SMTP configures the inbound SMTP server that receives customer mail.
@@ -83,6 +85,40 @@ type Outbound struct {
 	// to one address per hour, which stops mail loops with other
 	// autoresponders.
 	MaxAutoPerHour int `toml:"max_auto_per_hour"`
+	// RetrySchedule is the wait after each failed delivery attempt; the last
+	// step repeats until RetryMax. Temporary failures only: a 5xx is final.
+	RetrySchedule Durations `toml:"retry_schedule"`
+	// RelayUsername and RelayPassword turn on SMTP AUTH (PLAIN, else LOGIN)
+	// with the relay; the relay must offer STARTTLS, passwords never travel
+	// in clear text.
+	RelayUsername string `toml:"relay_username"`
+	RelayPassword string `toml:"relay_password"`
+	// DKIMSelector and DKIMKey sign every outgoing mail (d= is Domain). The
+	// key is a PEM file (PKCS#1 or PKCS#8; RSA or Ed25519) as openssl or
+	// opendkim-genkey write it. Empty: mail goes out unsigned.
+	DKIMSelector string `toml:"dkim_selector"`
+	DKIMKey      string `toml:"dkim_key"`
+	// TemplatesDir, when set, holds templates that replace the built-in ones
+	// file by file (same names, e.g. "ack.de.html").
+	TemplatesDir string `toml:"templates_dir"`
+	// DefaultLanguage is used for contacts whose language is not known.
+	DefaultLanguage string `toml:"default_language"`
+}
+
+// Brand is how notifications look: the name they are signed with, a logo and
+// an accent colour for the HTML part.
+type Brand struct {
+	// Name defaults to the display name of outbound.from.
+	Name    string `toml:"name"`
+	LogoURL string `toml:"logo_url"`
+	Color   string `toml:"color"`
+}
+
+// Metrics configures the Prometheus endpoint, on its own listener so it can
+// stay private while the portal is public.
+type Metrics struct {
+	// Listen is host:port for /metrics; empty turns metrics off.
+	Listen string `toml:"listen"`
 }
 
 // Portal configures the web portal for agents and customers.
@@ -130,6 +166,45 @@ func (d Duration) String() string {
 	return s
 }
 
+// Durations is a comma-separated list of Go durations ("1m,5m,1h"), written
+// as one string in the file and in the environment alike.
+type Durations []Duration
+
+// UnmarshalText parses "1m,5m,1h".
+func (d *Durations) UnmarshalText(text []byte) error {
+	var out Durations
+	for item := range strings.SplitSeq(string(text), ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		var one Duration
+		if err := one.UnmarshalText([]byte(item)); err != nil {
+			return err
+		}
+		out = append(out, one)
+	}
+	*d = out
+	return nil
+}
+
+// MarshalText writes the list back in the form UnmarshalText reads.
+func (d Durations) MarshalText() ([]byte, error) {
+	parts := make([]string, len(d))
+	for i, x := range d {
+		parts[i] = x.String()
+	}
+	return []byte(strings.Join(parts, ",")), nil
+}
+
+// Std returns the list as time.Durations.
+func (d Durations) Std() []time.Duration {
+	out := make([]time.Duration, len(d))
+	for i, x := range d {
+		out[i] = x.Duration
+	}
+	return out
+}
+
 // base returns the defaults that do not depend on other keys. Derived keys
 // are left empty so derive can tell "not set" from "set".
 func base() *Config {
@@ -145,9 +220,13 @@ func base() *Config {
 			WriteTimeout:    Duration{5 * time.Minute},
 		},
 		Outbound: Outbound{
-			RetryMax:       Duration{48 * time.Hour},
-			MaxAutoPerHour: 10,
+			RetryMax:        Duration{48 * time.Hour},
+			MaxAutoPerHour:  10,
+			RetrySchedule:   Durations{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}, {4 * time.Hour}},
+			DefaultLanguage: "en",
 		},
+		Brand:   Brand{Color: "#1f6feb"},
+		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 		Portal: Portal{
 			Listen: "127.0.0.1:8080",
 		},

@@ -46,15 +46,19 @@ func TestDefaults(t *testing.T) {
 		},
 		Mailboxes: []Mailbox{{Address: "support@localhost", Team: "Support"}},
 		Outbound: Outbound{
-			Relay:          "",
-			From:           "Support <support@localhost>",
-			RetryMax:       Duration{48 * time.Hour},
-			MaxAutoPerHour: 10,
+			Relay:           "",
+			From:            "Support <support@localhost>",
+			RetryMax:        Duration{48 * time.Hour},
+			MaxAutoPerHour:  10,
+			RetrySchedule:   Durations{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}, {4 * time.Hour}},
+			DefaultLanguage: "en",
 		},
+		Brand: Brand{Color: "#1f6feb"},
 		Portal: Portal{
 			Listen:  "127.0.0.1:8080",
 			BaseURL: "http://127.0.0.1:8080",
 		},
+		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)

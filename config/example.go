@@ -69,6 +69,33 @@ retry_max = "48h"
 # Automatic mails (acknowledgements, notifications) sent to one address per
 # hour at most; stops mail loops with other autoresponders.
 max_auto_per_hour = 10
+# Wait after each failed delivery attempt (temporary failures only); the last
+# step repeats until retry_max.
+retry_schedule = "1m,5m,15m,1h,4h"
+# SMTP AUTH with the relay (PLAIN or LOGIN, only over STARTTLS).
+relay_username = ""
+relay_password = ""
+# DKIM-sign every outgoing mail with this PEM key (RSA-2048 or Ed25519;
+# opendkim-genkey -b 2048 -d DOMAIN -s mx1). d= is domain. "mxdesk dns"
+# prints the TXT record to publish.
+dkim_selector = ""
+dkim_key = ""
+# A folder of templates that replace the built-in ones file by file.
+templates_dir = ""
+# Language of notifications when the contact's is unknown: en or de.
+default_language = "en"
+
+[brand]
+# Name notifications are signed with. Default: the name in outbound.from.
+name = ""
+# Logo shown at the top of HTML notifications (an https URL).
+logo_url = ""
+# Accent colour of HTML notifications.
+color = "#1f6feb"
+
+[metrics]
+# host:port for Prometheus /metrics, on its own listener. Empty: off.
+listen = "127.0.0.1:9325"
 
 [portal]
 # host:port the web portal listens on.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -77,6 +78,34 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("outbound.from", checkFrom(c.Outbound.From))
 	check("outbound.retry_max", checkPositive(c.Outbound.RetryMax.Duration))
 	check("outbound.max_auto_per_hour", checkPositive(c.Outbound.MaxAutoPerHour))
+	check("outbound.retry_schedule", checkSchedule(c.Outbound.RetrySchedule))
+	if (c.Outbound.DKIMKey == "") != (c.Outbound.DKIMSelector == "") {
+		check("outbound.dkim_key", errors.New("dkim_key and dkim_selector go together: set both or neither"))
+	}
+	if c.Outbound.DKIMKey != "" {
+		check("outbound.dkim_key", checkReadable(c.Outbound.DKIMKey))
+	}
+	if c.Outbound.DKIMSelector != "" {
+		check("outbound.dkim_selector", checkLabel(c.Outbound.DKIMSelector))
+	}
+	if (c.Outbound.RelayUsername == "") != (c.Outbound.RelayPassword == "") {
+		check("outbound.relay_username", errors.New("relay_username and relay_password go together"))
+	}
+	if c.Outbound.RelayUsername != "" && c.Outbound.Relay == "" {
+		check("outbound.relay_username", errors.New("set outbound.relay too: AUTH is for a relay"))
+	}
+	if c.Outbound.DefaultLanguage != "en" && c.Outbound.DefaultLanguage != "de" {
+		check("outbound.default_language", fmt.Errorf("%q: the built-in languages are en and de", c.Outbound.DefaultLanguage))
+	}
+	if c.Brand.Color != "" {
+		check("brand.color", checkColor(c.Brand.Color))
+	}
+	if c.Brand.LogoURL != "" {
+		check("brand.logo_url", checkBaseURL(c.Brand.LogoURL))
+	}
+	if c.Metrics.Listen != "" {
+		check("metrics.listen", checkHostPort(c.Metrics.Listen, true))
+	}
 
 	check("portal.listen", checkHostPort(c.Portal.Listen, true))
 	check("portal.base_url", checkBaseURL(c.Portal.BaseURL))
@@ -218,6 +247,51 @@ func checkBaseURL(s string) error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	return nil
+}
+
+// checkSchedule wants at least one step, each positive.
+func checkSchedule(d Durations) error {
+	if len(d) == 0 {
+		return errors.New("needs at least one duration, like \"1m,5m,1h\"")
+	}
+	for _, x := range d {
+		if x.Duration <= 0 {
+			return fmt.Errorf("%s is not positive", x)
+		}
+	}
+	return nil
+}
+
+// checkReadable makes a missing key file a config error, not a failure at the first send.
+func checkReadable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
+	}
+	return f.Close()
+}
+
+// checkLabel accepts a DNS label such as a DKIM selector.
+func checkLabel(s string) error {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return fmt.Errorf("%q is not a DNS label", s)
+		}
+	}
+	return nil
+}
+
+// checkColor accepts a CSS hex colour, the only form safe to put in a style attribute.
+func checkColor(s string) error {
+	if len(s) != 4 && len(s) != 7 || s[0] != '#' {
+		return fmt.Errorf("%q is not a hex colour like \"#1f6feb\"", s)
+	}
+	for _, r := range s[1:] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return fmt.Errorf("%q is not a hex colour like \"#1f6feb\"", s)
+		}
 	}
 	return nil
 }
