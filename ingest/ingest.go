@@ -16,6 +16,7 @@ import (
 	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // Route says where a recipient address leads: a team's mailbox, and for a signed reply
@@ -39,6 +40,9 @@ type Config struct {
 	Composer *outbound.Composer
 	// MaxAutoPerHour caps automatic mails to one address per hour (loop guard).
 	MaxAutoPerHour int
+	// Tickets queues the notifications of ticket changes. When nil, one is built from
+	// Composer, Signer and MaxAutoPerHour (without signed links).
+	Tickets *ticket.Service
 	// TrustedDomains are sender domains whose unauthenticated mail counts as authenticated.
 	TrustedDomains []string
 	// OnOutbox is called after a transaction that queued mail (the outbound worker wakes).
@@ -47,12 +51,13 @@ type Config struct {
 
 // Ingester processes spool rows.
 type Ingester struct {
-	st     *store.Store
-	cfg    Config
-	log    *slog.Logger
-	parser *Parser
-	wake   chan struct{}
-	now    func() time.Time
+	st      *store.Store
+	cfg     Config
+	log     *slog.Logger
+	parser  *Parser
+	tickets *ticket.Service
+	wake    chan struct{}
+	now     func() time.Time
 }
 
 // New returns an Ingester.
@@ -60,7 +65,11 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Ingester {
 	if cfg.MaxAutoPerHour <= 0 {
 		cfg.MaxAutoPerHour = 10
 	}
-	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), wake: make(chan struct{}, 1), now: store.Now}
+	tickets := cfg.Tickets
+	if tickets == nil {
+		tickets = ticket.New(st, ticket.Config{Composer: cfg.Composer, Signer: cfg.Signer, MaxAutoPerHour: cfg.MaxAutoPerHour}, log)
+	}
+	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), tickets: tickets, wake: make(chan struct{}, 1), now: store.Now}
 }
 
 // Notify tells the ingester new rows are spooled; it never blocks the SMTP session.
@@ -339,7 +348,7 @@ func (g *Ingester) storeMessage(ctx context.Context, tx *sqlx.Tx, ticketID int64
 }
 
 // acknowledge queues the acknowledgement of a new ticket, unless the message is
-// automatic or the sender already got MaxAutoPerHour automatic mails this hour.
+// automatic (guarantee 4); the ticket service applies the per-address loop guard.
 func (g *Ingester) acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, rt Route, pm *Parsed, class Class, sender string) (bool, error) {
 	if class.Automatic {
 		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", class.Why))
@@ -347,32 +356,7 @@ func (g *Ingester) acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64,
 	if sender == "unknown@invalid" {
 		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", "no sender address"))
 	}
-	n, err := store.CountAutomaticSince(ctx, tx, sender, g.now().Add(-time.Hour))
-	if err != nil {
-		return false, err
-	}
-	if n >= g.cfg.MaxAutoPerHour {
-		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", fmt.Sprintf("%d automatic mails to %s in the last hour", n, sender)))
-	}
-	tk, err := store.GetTicket(ctx, tx, ticketID)
-	if err != nil {
-		return false, err
-	}
-	m, err := g.cfg.Composer.Acknowledgement(outbound.Ack{
-		TicketID: ticketID, Subject: tk.Subject, Team: tk.Team,
-		ContactName: pm.From.Name, ContactEmail: sender,
-		ReplyTo:    threading.ReplyAddress(rt.Mailbox, g.cfg.Signer.Token(threading.RoleCustomer, ticketID)),
-		InReplyTo:  pm.MessageID,
-		References: pm.References,
-	})
-	if err != nil {
-		return false, err
-	}
-	tid := ticketID
-	return true, store.InsertOutbox(ctx, tx, &store.Outbox{
-		TicketID: &tid, Kind: "acknowledgement", Automatic: true,
-		MailFrom: m.From, RcptTo: m.To, MessageID: m.MessageID, Raw: m.Raw,
-	})
+	return g.tickets.Acknowledge(ctx, tx, ticketID, "")
 }
 
 // trusted reports whether the sender's domain is listed as trusted without authentication.

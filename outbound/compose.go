@@ -5,11 +5,17 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base32"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io/fs"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -18,43 +24,139 @@ import (
 //go:embed templates
 var templateFS embed.FS
 
-// Composer builds mxdesk's outgoing messages. It holds the parsed templates and the
-// sender identity; safe for concurrent use.
+// Kinds of notification, each a template pair per language.
+const (
+	KindAck             = "acknowledgement"
+	KindAgentReply      = "agent_reply"
+	KindStatusChanged   = "status_changed"
+	KindClosed          = "closed"
+	KindFeedbackRequest = "feedback_request"
+)
+
+// Kinds lists every notification kind; every language must have all of them.
+var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest}
+
+// Languages mxdesk ships templates for.
+var Languages = []string{"en", "de"}
+
+// Brand is how notifications look.
+type Brand struct {
+	Name    string
+	LogoURL string
+	Color   string
+}
+
+// ComposerConfig is what the Composer needs from the configuration.
+type ComposerConfig struct {
+	Domain          string
+	From            string // outbound.from
+	Brand           Brand
+	TemplatesDir    string // overrides, file by file; empty: built-in only
+	DefaultLanguage string
+}
+
+// Composer builds mxdesk's outgoing messages from the templates. It holds the parsed
+// templates and the sender identity; safe for concurrent use.
 type Composer struct {
 	domain string
 	from   mail.Address
-	text   *texttemplate.Template
-	html   *htmltemplate.Template
+	brand  Brand
+	lang   string
+	text   map[string]*texttemplate.Template // kind.lang
+	html   map[string]*htmltemplate.Template
 	now    func() time.Time
 }
 
-// NewComposer parses the embedded templates. from is the From header of every mail
-// (outbound.from), domain the right-hand side of generated Message-IDs.
-func NewComposer(domain, from string) (*Composer, error) {
-	addr, err := mail.ParseAddress(from)
+// NewComposer parses every template once, built-in or overridden from TemplatesDir, so a
+// broken override stops the start with the file's name instead of failing a send.
+func NewComposer(cfg ComposerConfig) (*Composer, error) {
+	addr, err := mail.ParseAddress(cfg.From)
 	if err != nil {
-		return nil, fmt.Errorf("outbound.from %q: %w", from, err)
+		return nil, fmt.Errorf("outbound.from %q: %w", cfg.From, err)
 	}
-	tt, err := texttemplate.ParseFS(templateFS, "templates/*.txt")
+	c := &Composer{domain: cfg.Domain, from: *addr, brand: cfg.Brand, lang: cfg.DefaultLanguage,
+		text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}, now: time.Now}
+	if c.brand.Name == "" {
+		c.brand.Name = addr.Name
+		if c.brand.Name == "" {
+			c.brand.Name = addr.Address
+		}
+	}
+	if c.brand.Color == "" {
+		c.brand.Color = "#1f6feb"
+	}
+	if !slices.Contains(Languages, c.lang) {
+		c.lang = "en"
+	}
+	read := func(name string) (string, []byte, error) {
+		if cfg.TemplatesDir != "" {
+			p := filepath.Join(cfg.TemplatesDir, name)
+			b, err := os.ReadFile(p)
+			if err == nil {
+				return p, b, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return p, nil, err
+			}
+		}
+		b, err := templateFS.ReadFile("templates/" + name)
+		return "built-in " + name, b, err
+	}
+	funcs := map[string]any{"status": StatusName}
+	_, layout, err := read("layout.html")
 	if err != nil {
-		return nil, fmt.Errorf("outbound templates: %w", err)
+		return nil, fmt.Errorf("outbound templates: layout.html: %w", err)
 	}
-	ht, err := htmltemplate.ParseFS(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("outbound templates: %w", err)
+	for _, kind := range Kinds {
+		for _, lang := range Languages {
+			key := kind + "." + lang
+			src, body, err := read(key + ".txt")
+			if err != nil {
+				return nil, fmt.Errorf("outbound templates: %s: %w", src, err)
+			}
+			tt, err := texttemplate.New(key).Funcs(funcs).Parse(string(body))
+			if err != nil {
+				return nil, fmt.Errorf("outbound templates: %s: %w", src, err)
+			}
+			if tt.Lookup("subject") == nil || tt.Lookup("body") == nil {
+				return nil, fmt.Errorf("outbound templates: %s: must define \"subject\" and \"body\"", src)
+			}
+			c.text[key] = tt
+			src, body, err = read(key + ".html")
+			if err != nil {
+				return nil, fmt.Errorf("outbound templates: %s: %w", src, err)
+			}
+			ht, err := htmltemplate.New(key).Funcs(funcs).Parse(string(layout))
+			if err == nil {
+				ht, err = ht.Parse(string(body))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("outbound templates: %s: %w", src, err)
+			}
+			c.html[key] = ht
+		}
 	}
-	return &Composer{domain: domain, from: *addr, text: tt, html: ht, now: time.Now}, nil
+	return c, nil
 }
 
 // From returns the bare sender address, used as the envelope sender.
 func (c *Composer) From() string { return c.from.Address }
 
-// Brand is the name mail is signed with: the display name of outbound.from.
-func (c *Composer) Brand() string {
-	if c.from.Name != "" {
-		return c.from.Name
+// Brand returns the branding notifications use.
+func (c *Composer) Brand() Brand { return c.brand }
+
+// Language picks the first of the candidates mxdesk has templates for, else the default.
+func (c *Composer) Language(candidates ...string) string {
+	for _, l := range candidates {
+		l = strings.ToLower(strings.TrimSpace(l))
+		if i := strings.IndexAny(l, "-_"); i > 0 {
+			l = l[:i]
+		}
+		if slices.Contains(Languages, l) {
+			return l
+		}
 	}
-	return c.from.Address
+	return c.lang
 }
 
 // NewMessageID returns a fresh Message-ID (without brackets): 128 random bits, so it
@@ -67,16 +169,81 @@ func (c *Composer) NewMessageID() string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])) + "@" + c.domain
 }
 
-// Ack is what the acknowledgement of a new ticket says.
-type Ack struct {
-	TicketID     int64
-	Subject      string // the customer's subject, without tag
-	Team         string
-	ContactName  string
-	ContactEmail string
-	ReplyTo      string   // the ticket's signed reply address
-	InReplyTo    string   // the customer's Message-ID, if any
-	References   []string // the customer's References
+// RateLink is one button of a feedback request.
+type RateLink struct {
+	Label string
+	URL   string
+}
+
+// Links are the signed links a notification carries.
+type Links struct {
+	View  string
+	Close string
+	Rate  []RateLink
+}
+
+// File is an attachment to send.
+type File struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+}
+
+// Notice is one notification to one recipient: what the templates need and the headers
+// that thread it.
+type Notice struct {
+	Kind          string
+	Lang          string
+	TicketID      int64
+	TicketSubject string
+	Team          string
+	To            mail.Address
+	ContactName   string
+	// FromName replaces the display name of outbound.from (an agent's name); the address
+	// stays the mailbox's, never the agent's own.
+	FromName     string
+	ReplyTo      string
+	InReplyTo    string
+	References   []string
+	Links        Links
+	SLA          string
+	OutsideHours bool
+	AgentName    string
+	Message      string
+	OldStatus    string
+	NewStatus    string
+	Attachments  []File
+	// AutoSubmitted is the RFC 3834 keyword: auto-replied for the acknowledgement,
+	// auto-generated for the others.
+	AutoSubmitted string
+}
+
+// templateData is what the templates see.
+type templateData struct {
+	Notice
+	Subject string
+	Brand   Brand
+	Labels  labels
+}
+
+type labels struct{ View, Footer string }
+
+var labelsByLang = map[string]labels{
+	"en": {View: "View your ticket", Footer: "Reply to this message to answer."},
+	"de": {View: "Ihr Ticket ansehen", Footer: "Antworten Sie einfach auf diese E-Mail."},
+}
+
+var statusNames = map[string]map[string]string{
+	"en": {"open": "Open", "in_progress": "In Progress", "resolved": "Resolved", "closed": "Closed"},
+	"de": {"open": "Offen", "in_progress": "In Bearbeitung", "resolved": "Gelöst", "closed": "Geschlossen"},
+}
+
+// StatusName is a status as a customer reads it, in their language.
+func StatusName(lang, status string) string {
+	if n, ok := statusNames[lang][status]; ok {
+		return n
+	}
+	return status
 }
 
 // Mail is a composed message ready for the outbox.
@@ -87,98 +254,130 @@ type Mail struct {
 	Raw       []byte
 }
 
-// Acknowledgement composes the auto-reply to a new ticket: subject "[#N] subject",
-// Reply-To the signed address, threaded under the customer's message, and
-// Auto-Submitted: auto-replied (RFC 3834) so well-behaved autoresponders stay quiet.
-func (c *Composer) Acknowledgement(a Ack) (*Mail, error) {
-	subject := a.Subject
-	if strings.TrimSpace(subject) == "" {
-		subject = "(no subject)"
+// Compose renders a notice into a complete message: multipart/alternative text and
+// HTML (inside multipart/mixed when there are attachments), threading headers folded as
+// plain ASCII, Auto-Submitted, and a fresh Message-ID.
+func (c *Composer) Compose(n Notice) (*Mail, error) {
+	if !slices.Contains(Languages, n.Lang) {
+		n.Lang = c.lang
 	}
-	data := map[string]any{
-		"TicketID": a.TicketID, "Subject": subject, "Team": a.Team,
-		"ContactName": a.ContactName, "Brand": c.Brand(),
+	if strings.TrimSpace(n.TicketSubject) == "" {
+		n.TicketSubject = map[string]string{"en": "(no subject)", "de": "(kein Betreff)"}[n.Lang]
 	}
-	refs := a.References
-	if a.InReplyTo != "" {
-		refs = append(append([]string(nil), refs...), a.InReplyTo)
+	key := n.Kind + "." + n.Lang
+	tt, ht := c.text[key], c.html[key]
+	if tt == nil || ht == nil {
+		return nil, fmt.Errorf("compose: no template %s", key)
 	}
-	return c.compose("ack", data, header{
-		to:         mail.Address{Name: a.ContactName, Address: a.ContactEmail},
-		subject:    fmt.Sprintf("[#%d] %s", a.TicketID, subject),
-		replyTo:    a.ReplyTo,
-		inReplyTo:  a.InReplyTo,
-		references: refs,
-		autoSubmit: "auto-replied",
-		ticketID:   a.TicketID,
-	})
-}
-
-type header struct {
-	to         mail.Address
-	subject    string
-	replyTo    string
-	inReplyTo  string
-	references []string
-	autoSubmit string
-	ticketID   int64
-}
-
-func (c *Composer) compose(name string, data any, h header) (*Mail, error) {
-	var text, html bytes.Buffer
-	if err := c.text.ExecuteTemplate(&text, name+".txt", data); err != nil {
-		return nil, fmt.Errorf("compose %s: text: %w", name, err)
+	data := templateData{Notice: n, Brand: c.brand, Labels: labelsByLang[n.Lang]}
+	var subject, text, html bytes.Buffer
+	if err := tt.ExecuteTemplate(&subject, "subject", data); err != nil {
+		return nil, fmt.Errorf("compose %s: subject: %w", key, err)
 	}
-	if err := c.html.ExecuteTemplate(&html, name+".html", data); err != nil {
-		return nil, fmt.Errorf("compose %s: html: %w", name, err)
+	data.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	if err := tt.ExecuteTemplate(&text, "body", data); err != nil {
+		return nil, fmt.Errorf("compose %s: text: %w", key, err)
+	}
+	if err := ht.ExecuteTemplate(&html, "layout", data); err != nil {
+		return nil, fmt.Errorf("compose %s: html: %w", key, err)
 	}
 	id := c.NewMessageID()
+	from := c.from
+	if n.FromName != "" {
+		from.Name = n.FromName
+	}
 	var b bytes.Buffer
 	w := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	w("From", c.from.String())
-	w("To", h.to.String())
-	w("Subject", mime.QEncoding.Encode("utf-8", h.subject))
+	w("From", from.String())
+	w("To", n.To.String())
+	w("Subject", mime.QEncoding.Encode("utf-8", data.Subject))
 	w("Date", c.now().Format(time.RFC1123Z))
 	w("Message-ID", "<"+id+">")
-	if h.replyTo != "" {
-		w("Reply-To", h.replyTo)
+	if n.ReplyTo != "" {
+		w("Reply-To", n.ReplyTo)
 	}
-	if h.inReplyTo != "" {
-		w("In-Reply-To", "<"+h.inReplyTo+">")
+	if n.InReplyTo != "" {
+		w("In-Reply-To", "<"+n.InReplyTo+">")
 	}
-	if len(h.references) > 0 {
-		b.WriteString(FoldIDs("References", h.references))
+	if len(n.References) > 0 {
+		b.WriteString(FoldIDs("References", n.References))
 	}
-	if h.autoSubmit != "" {
-		w("Auto-Submitted", h.autoSubmit)
+	if n.AutoSubmitted != "" {
+		w("Auto-Submitted", n.AutoSubmitted)
 		// Exchange and Outlook honour this and do not send out-of-office replies to us.
 		w("X-Auto-Response-Suppress", "All")
 	}
-	if h.ticketID != 0 {
-		w("X-Mxdesk-Ticket", fmt.Sprint(h.ticketID))
+	if n.TicketID != 0 {
+		w("X-Mxdesk-Ticket", fmt.Sprint(n.TicketID))
 	}
-	boundary := "mxdesk-" + strings.SplitN(id, "@", 2)[0]
+	w("Content-Language", n.Lang)
 	w("MIME-Version", "1.0")
-	w("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
-	b.WriteString("\r\n")
+	token := strings.SplitN(id, "@", 2)[0]
+	alt := "alt-" + token
+	if len(n.Attachments) > 0 {
+		mixed := "mix-" + token
+		w("Content-Type", `multipart/mixed; boundary="`+mixed+`"`)
+		b.WriteString("\r\n--" + mixed + "\r\n")
+		b.WriteString(`Content-Type: multipart/alternative; boundary="` + alt + `"` + "\r\n\r\n")
+		if err := writeAlternative(&b, alt, text.Bytes(), html.Bytes()); err != nil {
+			return nil, fmt.Errorf("compose %s: %w", key, err)
+		}
+		for _, f := range n.Attachments {
+			b.WriteString("\r\n--" + mixed + "\r\n")
+			ct := f.ContentType
+			if ct == "" {
+				ct = "application/octet-stream"
+			}
+			name := mime.QEncoding.Encode("utf-8", f.Filename)
+			b.WriteString("Content-Type: " + mime.FormatMediaType(ct, map[string]string{"name": f.Filename}) + "\r\n")
+			if disp := mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}); disp != "" {
+				b.WriteString("Content-Disposition: " + disp + "\r\n")
+			} else {
+				b.WriteString(`Content-Disposition: attachment; filename="` + name + `"` + "\r\n")
+			}
+			b.WriteString("Content-Transfer-Encoding: base64\r\n\r\n")
+			writeBase64(&b, f.Data)
+		}
+		b.WriteString("\r\n--" + mixed + "--\r\n")
+	} else {
+		w("Content-Type", `multipart/alternative; boundary="`+alt+`"`)
+		b.WriteString("\r\n")
+		if err := writeAlternative(&b, alt, text.Bytes(), html.Bytes()); err != nil {
+			return nil, fmt.Errorf("compose %s: %w", key, err)
+		}
+	}
+	return &Mail{MessageID: id, From: c.from.Address, To: n.To.Address, Raw: b.Bytes()}, nil
+}
+
+func writeAlternative(b *bytes.Buffer, boundary string, text, html []byte) error {
 	for _, p := range []struct {
 		ctype string
 		body  []byte
-	}{{"text/plain", text.Bytes()}, {"text/html", html.Bytes()}} {
+	}{{"text/plain", text}, {"text/html", html}} {
 		b.WriteString("--" + boundary + "\r\n")
 		b.WriteString("Content-Type: " + p.ctype + "; charset=utf-8\r\n")
 		b.WriteString("Content-Transfer-Encoding: quoted-printable\r\n\r\n")
-		qp := quotedprintable.NewWriter(&b)
+		qp := quotedprintable.NewWriter(b)
 		if _, err := qp.Write(crlf(p.body)); err != nil {
-			return nil, fmt.Errorf("compose %s: %w", name, err)
+			return err
 		}
 		if err := qp.Close(); err != nil {
-			return nil, fmt.Errorf("compose %s: %w", name, err)
+			return err
 		}
 		b.WriteString("\r\n")
 	}
 	b.WriteString("--" + boundary + "--\r\n")
-	return &Mail{MessageID: id, From: c.from.Address, To: h.to.Address, Raw: b.Bytes()}, nil
+	return nil
+}
+
+// writeBase64 writes data in 76-character lines (RFC 2045).
+func writeBase64(b *bytes.Buffer, data []byte) {
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
 }
 
 // crlf turns the templates' LF line ends into CRLF, as SMTP wants them.

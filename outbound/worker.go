@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/jhillyerd/enmime/v2"
 
@@ -28,6 +29,14 @@ type WorkerConfig struct {
 	RetryMax time.Duration
 	// Poll is how often due rows are looked for without a wake-up (retries).
 	Poll time.Duration
+	// RetrySchedule is the wait after each failed attempt; the last step repeats.
+	RetrySchedule []time.Duration
+	// Username and Password turn on SMTP AUTH with the relay (only over TLS).
+	Username, Password string
+	// DKIM signs every mail when set.
+	DKIM *DKIMKey
+	// Metrics counts what happens to mail; nil counts nothing.
+	Metrics *Metrics
 }
 
 // Worker delivers outbox rows. One per process; on PostgreSQL, replicas claim disjoint rows.
@@ -50,6 +59,9 @@ func NewWorker(st *store.Store, cfg WorkerConfig, log *slog.Logger) *Worker {
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "localhost"
+	}
+	if len(cfg.RetrySchedule) == 0 {
+		cfg.RetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}
 	}
 	return &Worker{st: st, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
 }
@@ -104,13 +116,20 @@ func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
 	if o.TicketID != nil {
 		log = log.With("ticket", *o.TicketID)
 	}
+	raw := o.Raw
 	var err error
-	if w.cfg.Relay == "" {
-		w.logMail(log, o)
-	} else {
-		dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err = w.send(dctx, o)
-		cancel()
+	if w.cfg.DKIM != nil {
+		// Signed at send time, so a key rotation applies to mail already queued.
+		raw, err = w.cfg.DKIM.Sign(o.Raw)
+	}
+	if err == nil {
+		if w.cfg.Relay == "" {
+			w.logMail(log, o)
+		} else {
+			dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			err = w.send(dctx, o, raw)
+			cancel()
+		}
 	}
 	if err == nil {
 		if merr := w.st.MarkOutboxSent(ctx, o.ID); merr != nil {
@@ -122,6 +141,7 @@ func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
 		if w.cfg.Relay != "" {
 			log.Info("outbound: delivered", "relay", w.cfg.Relay, "attempt", o.Attempts)
 		}
+		w.cfg.Metrics.count("sent")
 		return
 	}
 	var se *smtp.SMTPError
@@ -135,13 +155,21 @@ func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
 		if merr := w.st.MarkOutboxFailed(ctx, o.ID, err); merr != nil {
 			log.Error("outbound: could not record failure", "err", merr)
 		}
+		w.cfg.Metrics.count("failed")
 		return
 	}
-	next := time.Now().Add(store.RetryDelay(o.Attempts))
+	w.cfg.Metrics.count("deferred")
+	next := time.Now().Add(w.retryDelay(o.Attempts))
 	log.Warn("outbound: delivery deferred", "err", err, "attempt", o.Attempts, "next_attempt", next.UTC().Format(time.RFC3339))
 	if merr := w.st.MarkOutboxRetry(ctx, o.ID, err, next); merr != nil {
 		log.Error("outbound: could not record retry", "err", merr)
 	}
+}
+
+// retryDelay is the wait after the n-th failed attempt.
+func (w *Worker) retryDelay(n int) time.Duration {
+	s := w.cfg.RetrySchedule
+	return s[min(max(n, 1), len(s))-1]
 }
 
 // logMail stands in for delivery on a local instance: the mail goes to the log, where the
@@ -159,7 +187,7 @@ func (w *Worker) logMail(log *slog.Logger, o *store.Outbox) {
 // the relay offers it (go-smtp's SendMail would insist on it). go-smtp starts TLS only
 // at connection start, so the first connection to a relay that offers it is redone
 // with TLS, and the worker remembers the answer.
-func (w *Worker) send(ctx context.Context, o *store.Outbox) error {
+func (w *Worker) send(ctx context.Context, o *store.Outbox, raw []byte) error {
 	c, err := w.dial(ctx, w.relayTLS.Load())
 	if err != nil {
 		return err
@@ -172,7 +200,12 @@ func (w *Worker) send(ctx context.Context, o *store.Outbox) error {
 		if ok, _ := c.Extension("STARTTLS"); ok {
 			w.relayTLS.Store(true)
 			c.Quit()
-			return w.send(ctx, o)
+			return w.send(ctx, o, raw)
+		}
+	}
+	if w.cfg.Username != "" {
+		if err := w.auth(c); err != nil {
+			return err
 		}
 	}
 	if err := c.Mail(o.MailFrom, nil); err != nil {
@@ -185,7 +218,7 @@ func (w *Worker) send(ctx context.Context, o *store.Outbox) error {
 	if err != nil {
 		return fmt.Errorf("relay %s: DATA: %w", w.cfg.Relay, err)
 	}
-	if _, err := wc.Write(o.Raw); err != nil {
+	if _, err := wc.Write(raw); err != nil {
 		return fmt.Errorf("relay %s: DATA: %w", w.cfg.Relay, err)
 	}
 	if err := wc.Close(); err != nil {
@@ -193,6 +226,29 @@ func (w *Worker) send(ctx context.Context, o *store.Outbox) error {
 	}
 	// The mail is accepted; a failed QUIT changes nothing.
 	_ = c.Quit()
+	return nil
+}
+
+// auth logs in to the relay with PLAIN, or LOGIN where PLAIN is not offered, and only
+// over TLS: a password in clear text is refused before it is sent.
+func (w *Worker) auth(c *smtp.Client) error {
+	if _, ok := c.TLSConnectionState(); !ok {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+			Message: fmt.Sprintf("relay %s offers no STARTTLS; mxdesk does not send outbound.relay_password in clear text", w.cfg.Relay)}
+	}
+	var client sasl.Client
+	switch {
+	case c.SupportsAuth("PLAIN"):
+		client = sasl.NewPlainClient("", w.cfg.Username, w.cfg.Password)
+	case c.SupportsAuth("LOGIN"):
+		client = sasl.NewLoginClient(w.cfg.Username, w.cfg.Password)
+	default:
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+			Message: fmt.Sprintf("relay %s offers neither AUTH PLAIN nor LOGIN", w.cfg.Relay)}
+	}
+	if err := c.Auth(client); err != nil {
+		return fmt.Errorf("relay %s: AUTH: %w", w.cfg.Relay, err)
+	}
 	return nil
 }
 

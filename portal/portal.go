@@ -1,42 +1,64 @@
-// Package portal is mxdesk's HTTP side: for now the health endpoints a load balancer and
-// an operator need; the customer pages, signed links and agent API build on this server.
-// Handlers read and change tickets only through store and ticket, scoped per visitor.
+// Package portal is mxdesk's HTTP side: the health endpoints, and the pages behind the
+// signed links in notifications (view, close, rate). Customer sign-in, the ticket list
+// and the agent API build on this server. Handlers change tickets only through the
+// ticket service, and every page is scoped to the one ticket its signed link names.
 package portal
 
 import (
 	"context"
+	"embed"
 	"errors"
+	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/ticket"
 )
+
+//go:embed templates
+var templateFS embed.FS
 
 // Server is the portal's HTTP server.
 type Server struct {
-	st  *store.Store
-	log *slog.Logger
-	srv *http.Server
+	st      *store.Store
+	tickets *ticket.Service
+	links   *ticket.Links
+	brand   outbound.Brand
+	log     *slog.Logger
+	tmpl    map[string]*template.Template
+	srv     *http.Server
 }
 
-// New returns the portal server over st.
-func New(st *store.Store, log *slog.Logger) *Server {
-	s := &Server{st: st, log: log}
+// New returns the portal server. Templates are parsed here, once.
+func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand outbound.Brand, log *slog.Logger) (*Server, error) {
+	s := &Server{st: st, tickets: tickets, links: links, brand: brand, log: log, tmpl: map[string]*template.Template{}}
+	for _, name := range []string{"message", "ticket", "close", "rated"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("portal templates: %w", err)
+		}
+		s.tmpl[name] = t
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /l/{token}", s.link)
+	mux.HandleFunc("POST /l/{token}", s.link)
 	s.srv = &http.Server{
-		Handler:           mux,
+		Handler:           http.MaxBytesHandler(mux, 64<<10),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return s
+	return s, nil
 }
 
 // Handler exposes the routes for tests.
@@ -74,6 +96,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("mxdesk is running. Customer pages are not built yet; write to the support address instead.\n"))
+	l := lang(r, "")
+	s.message(w, http.StatusOK, l, s.brand.Name, map[string]string{
+		"en": "To reach us, write an email to our support address. The links in our emails lead to your ticket.",
+		"de": "Schreiben Sie uns eine E-Mail an unsere Support-Adresse. Die Links in unseren E-Mails führen zu Ihrem Ticket.",
+	}[l])
 }
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }

@@ -154,3 +154,27 @@ func (s *Store) ListOutbox(ctx context.Context, status string, ticketID int64, l
 	}
 	return rows, nil
 }
+
+// OldestUnsent returns the creation time of the oldest row still to be sent, or nil.
+func (s *Store) OldestUnsent(ctx context.Context) (*time.Time, error) {
+	var t []time.Time
+	err := s.DB.SelectContext(ctx, &t, s.DB.Rebind(`SELECT created_at FROM outbox WHERE status IN (?, ?) ORDER BY id LIMIT 1`),
+		OutboxPending, OutboxSending)
+	if err != nil || len(t) == 0 {
+		return nil, err
+	}
+	return &t[0], nil
+}
+
+// CountOutbox counts rows with any of the statuses.
+func (s *Store) CountOutbox(ctx context.Context, statuses ...string) (int, error) {
+	q, args, err := sqlx.In(`SELECT COUNT(*) FROM outbox WHERE status IN (?)`, statuses)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.DB.GetContext(ctx, &n, s.DB.Rebind(q), args...); err != nil {
+		return 0, fmt.Errorf("count outbox: %w", err)
+	}
+	return n, nil
+}

@@ -9,10 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/outbound"
@@ -20,6 +25,7 @@ import (
 	"github.com/mxdesk/mxdesk/smtpd"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // shutdownGrace is how long open SMTP sessions may run on after SIGTERM.
@@ -58,17 +64,35 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		}
 	}
 	signer := threading.NewSigner(secret)
-	composer, err := outbound.NewComposer(cfg.Domain, cfg.Outbound.From)
+	composer, err := outbound.NewComposer(outbound.ComposerConfig{
+		Domain: cfg.Domain, From: cfg.Outbound.From, TemplatesDir: cfg.Outbound.TemplatesDir,
+		DefaultLanguage: cfg.Outbound.DefaultLanguage,
+		Brand:           outbound.Brand{Name: cfg.Brand.Name, LogoURL: cfg.Brand.LogoURL, Color: cfg.Brand.Color},
+	})
 	if err != nil {
 		return err
 	}
+	var dkimKey *outbound.DKIMKey
+	if cfg.Outbound.DKIMKey != "" {
+		if dkimKey, err = outbound.LoadDKIMKey(cfg.Outbound.DKIMKey, cfg.Domain, cfg.Outbound.DKIMSelector); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	router := ingest.NewRouter(cfg.Mailboxes, signer)
 	worker := outbound.NewWorker(st, outbound.WorkerConfig{
 		Relay: cfg.Outbound.Relay, Hostname: cfg.SMTP.Hostname, RetryMax: cfg.Outbound.RetryMax.Duration,
+		RetrySchedule: cfg.Outbound.RetrySchedule.Std(), Username: cfg.Outbound.RelayUsername,
+		Password: cfg.Outbound.RelayPassword, DKIM: dkimKey, Metrics: outbound.NewMetrics(reg, st),
+	}, log)
+	links := ticket.NewLinks(secret, cfg.Portal.BaseURL)
+	tickets := ticket.New(st, ticket.Config{
+		Composer: composer, Signer: signer, Links: links, MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour,
+		OnOutbox: worker.Wake,
 	}, log)
 	ing := ingest.New(st, ingest.Config{
-		Resolve: router.Resolve, Own: router.Own, Signer: signer, Composer: composer,
-		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, OnOutbox: worker.Wake,
+		Resolve: router.Resolve, Own: router.Own, Tickets: tickets, OnOutbox: worker.Wake,
 	}, log)
 	spool := st.NewSpool(ing.Notify)
 	smtpSrv := smtpd.New(smtpd.Config{
@@ -76,7 +100,10 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		MaxRecipients: cfg.SMTP.MaxRecipients, ReadTimeout: cfg.SMTP.ReadTimeout.Duration,
 		WriteTimeout: cfg.SMTP.WriteTimeout.Duration, CheckRecipient: router.Check,
 	}, spool, log)
-	web := portal.New(st, log)
+	web, err := portal.New(st, tickets, links, composer.Brand(), log)
+	if err != nil {
+		return err
+	}
 
 	smtpL, err := net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
@@ -96,9 +123,26 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	start(func() { spool.Run(workCtx) })
 	start(func() { ing.Run(workCtx, time.Minute) })
 	start(func() { worker.Run(workCtx) })
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- smtpSrv.Serve(smtpL) }()
 	go func() { errc <- web.Serve(webL) }()
+	var metricsSrv *http.Server
+	if cfg.Metrics.Listen != "" {
+		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			smtpL.Close()
+			webL.Close()
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
 
 	relay := cfg.Outbound.Relay
 	if relay == "" {
@@ -122,6 +166,9 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	spool.Stop()
 	if err := web.Shutdown(sctx); err != nil {
 		log.Warn("serve: portal shutdown", "err", err)
+	}
+	if metricsSrv != nil {
+		metricsSrv.Shutdown(sctx)
 	}
 	stopWork()
 	wg.Wait()

@@ -28,8 +28,12 @@ type Sink struct {
 	Addr string
 	mu   sync.Mutex
 	msgs []Message
-	// Refuse, when set, is returned for RCPT (to test retries and permanent failures).
-	Refuse *smtp.SMTPError
+	// Refuse, when set, is returned for RCPT (to test retries and permanent failures),
+	// refuseLeft times (forever when negative).
+	Refuse     *smtp.SMTPError
+	refuseLeft int
+	// Rcpts counts RCPT commands, refused or not.
+	rcpts int
 }
 
 // Start runs a sink on 127.0.0.1 until the test ends.
@@ -86,7 +90,15 @@ func (ss *session) AuthMechanisms() []string                 { return nil }
 func (ss *session) Mail(f string, _ *smtp.MailOptions) error { ss.from = f; return nil }
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
+	ss.s.rcpts++
 	refuse := ss.s.Refuse
+	if refuse != nil {
+		if ss.s.refuseLeft == 0 {
+			refuse, ss.s.Refuse = nil, nil
+		} else if ss.s.refuseLeft > 0 {
+			ss.s.refuseLeft--
+		}
+	}
 	ss.s.mu.Unlock()
 	if refuse != nil {
 		return refuse
@@ -111,9 +123,17 @@ func (ss *session) Data(r io.Reader) error {
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
 func (ss *session) Logout() error { return nil }
 
-// SetRefuse makes the sink answer RCPT with err (nil accepts again).
-func (s *Sink) SetRefuse(err *smtp.SMTPError) {
+// SetRefuse makes the sink answer RCPT with err the next times times (forever when
+// negative), then accept again.
+func (s *Sink) SetRefuse(err *smtp.SMTPError, times int) {
 	s.mu.Lock()
-	s.Refuse = err
+	s.Refuse, s.refuseLeft = err, times
 	s.mu.Unlock()
+}
+
+// Attempts returns how many RCPT commands the sink saw.
+func (s *Sink) Attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcpts
 }
