@@ -103,8 +103,10 @@ from = "Example Support <support@example.com>"
 relay = %q
 [portal]
 listen = %q
+[metrics]
+listen = %q
 %s
-`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), extra)
+`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), freePort(t), extra)
 	if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
