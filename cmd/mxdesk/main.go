@@ -28,6 +28,7 @@ Commands:
   serve                     receive mail over SMTP, ingest it, send notifications
   migrate                   create or upgrade the database schema, then exit
   check-config [--example]  validate the configuration (or print a commented example)
+  dns [--json]              the DNS records to publish: MX, SPF, DKIM, DMARC
   ticket list [--json] [--status S] [--limit N]
                             list tickets, newest first
   ticket show N [--json]    one ticket with its messages and attachments
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheckConfig(*cfgPath, rest, stdout)
 	case "ticket":
 		err = cmdTicket(ctx, *cfgPath, rest, stdout)
+	case "dns":
+		err = cmdDNS(ctx, *cfgPath, rest, stdout)
 	case "queue":
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
 	default:
