@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,8 @@ type WorkerConfig struct {
 	DKIM *DKIMKey
 	// Metrics counts what happens to mail; nil counts nothing.
 	Metrics *Metrics
+	// Concurrency is how many deliveries run at once (default 8).
+	Concurrency int
 }
 
 // Worker delivers outbox rows. One per process; on PostgreSQL, replicas claim disjoint rows.
@@ -59,6 +62,9 @@ func NewWorker(st *store.Store, cfg WorkerConfig, log *slog.Logger) *Worker {
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "localhost"
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
 	}
 	if len(cfg.RetrySchedule) == 0 {
 		cfg.RetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}
@@ -101,17 +107,36 @@ func (w *Worker) Run(ctx context.Context) {
 
 // RunOnce claims a batch of due rows and delivers them; it returns how many it handled.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	rows, err := w.st.ClaimOutbox(ctx, 20)
+	rows, err := w.st.ClaimOutbox(ctx, 64)
 	if err != nil {
 		return 0, err
 	}
+	// Deliveries wait on the network, so several run at once; each row is still
+	// claimed by exactly one worker.
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
+	results := make([]store.Delivery, len(rows))
 	for i := range rows {
-		w.deliverRow(context.WithoutCancel(ctx), &rows[i])
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = w.deliverRow(context.WithoutCancel(ctx), &rows[i])
+		}()
+	}
+	wg.Wait()
+	// One transaction records the batch: one fsync instead of one per mail. Delivered
+	// but not recorded (a crash here) means sent again after the lease, under the same
+	// Message-ID, which receivers deduplicate.
+	if err := w.st.RecordDeliveries(context.WithoutCancel(ctx), results); err != nil {
+		w.log.Error("outbound: delivered but could not record the outcome; will resend after the lease", "err", err)
+		return len(rows), err
 	}
 	return len(rows), nil
 }
 
-func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
+// deliverRow sends one row and says what became of it; RunOnce records the batch.
+func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) store.Delivery {
 	log := w.log.With("outbox_id", o.ID, "kind", o.Kind, "to", o.RcptTo, "message_id", o.MessageID)
 	if o.TicketID != nil {
 		log = log.With("ticket", *o.TicketID)
@@ -132,17 +157,11 @@ func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
 		}
 	}
 	if err == nil {
-		if merr := w.st.MarkOutboxSent(ctx, o.ID); merr != nil {
-			// Delivered but not recorded: the lease expires and it goes again. Receivers
-			// deduplicate by Message-ID; we cannot do better without the database.
-			log.Error("outbound: delivered but not marked sent", "err", merr)
-			return
-		}
 		if w.cfg.Relay != "" {
 			log.Info("outbound: delivered", "relay", w.cfg.Relay, "attempt", o.Attempts)
 		}
 		w.cfg.Metrics.count("sent")
-		return
+		return store.Delivery{ID: o.ID, Status: store.OutboxSent}
 	}
 	var se *smtp.SMTPError
 	permanent := errors.As(err, &se) && se.Code >= 500
@@ -152,18 +171,13 @@ func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) {
 	}
 	if permanent {
 		log.Error("outbound: delivery failed permanently", "err", err, "attempt", o.Attempts)
-		if merr := w.st.MarkOutboxFailed(ctx, o.ID, err); merr != nil {
-			log.Error("outbound: could not record failure", "err", merr)
-		}
 		w.cfg.Metrics.count("failed")
-		return
+		return store.Delivery{ID: o.ID, Status: store.OutboxFailed, Error: err.Error()}
 	}
 	w.cfg.Metrics.count("deferred")
 	next := time.Now().Add(w.retryDelay(o.Attempts))
 	log.Warn("outbound: delivery deferred", "err", err, "attempt", o.Attempts, "next_attempt", next.UTC().Format(time.RFC3339))
-	if merr := w.st.MarkOutboxRetry(ctx, o.ID, err, next); merr != nil {
-		log.Error("outbound: could not record retry", "err", merr)
-	}
+	return store.Delivery{ID: o.ID, Status: store.OutboxPending, Error: err.Error(), Next: next}
 }
 
 // retryDelay is the wait after the n-th failed attempt.

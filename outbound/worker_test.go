@@ -2,6 +2,10 @@ package outbound_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/mail"
@@ -139,4 +143,14 @@ func TestMailInFlightAtACrashIsResentWithTheSameMessageID(t *testing.T) {
 			t.Errorf("resent as %s, queued as %s", got, row.MessageID)
 		}
 	})
+}
+
+// testKeysForBench returns an RSA-2048 PKCS#1 test key, generated per run.
+func testKeysForBench(tb testing.TB) []byte {
+	tb.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
 }

@@ -106,6 +106,37 @@ func (s *Store) ReleaseSending(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
+// Delivery is the outcome of one delivery attempt.
+type Delivery struct {
+	ID     int64
+	Status string // OutboxSent, OutboxPending (retry at Next) or OutboxFailed
+	Error  string
+	Next   time.Time
+}
+
+// RecordDeliveries records a batch of outcomes in one transaction.
+func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		t := now()
+		for _, d := range ds {
+			var err error
+			switch d.Status {
+			case OutboxSent:
+				_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ?`), OutboxSent, t, d.ID)
+			case OutboxPending:
+				_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`),
+					OutboxPending, d.Error, d.Next.UTC(), d.ID)
+			default:
+				_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, last_error = ? WHERE id = ?`), d.Status, d.Error, d.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("outbox %d: record %s: %w", d.ID, d.Status, err)
+			}
+		}
+		return nil
+	})
+}
+
 // MarkOutboxSent records a delivery.
 func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
 	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ?`), OutboxSent, now(), id)
