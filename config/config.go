@@ -41,10 +41,27 @@ type Config struct {
 	LogLevel  string    `toml:"log_level"`
 	SMTP      SMTP      `toml:"smtp"`
 	Mailboxes []Mailbox `toml:"mailboxes"`
+	// Agents answer tickets by email. `mxdesk agent add` adds more at run time.
+	Agents []Agent `toml:"agents"`
 	Outbound  Outbound  `toml:"outbound"`
 	Brand     Brand     `toml:"brand"`
 	Portal    Portal    `toml:"portal"`
 	Metrics   Metrics   `toml:"metrics"`
+	DNS       DNS       `toml:"dns"`
+	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
+	// authenticated without DKIM or SPF (customers who cannot sign their
+	// mail). Their From can be forged by anyone: list as few as possible.
+	TrustedUnauthenticatedDomains []string `toml:"trusted_unauthenticated_domains"`
+}
+
+// DNS configures the one resolver every lookup goes through (DKIM keys,
+// SPF, DMARC, and later MX).
+type DNS struct {
+	// Server is the host:port of a recursive resolver; empty uses the
+	// nameservers of /etc/resolv.conf.
+	Server string `toml:"server"`
+	// Timeout bounds one query.
+	Timeout Duration `toml:"timeout"`
 }
 
 // SMTP configures the inbound SMTP server that receives customer mail.
@@ -60,6 +77,27 @@ type SMTP struct {
 	MaxRecipients int      `toml:"max_recipients"`
 	ReadTimeout   Duration `toml:"read_timeout"`
 	WriteTimeout  Duration `toml:"write_timeout"`
+	// MaxHeaderBytes and MaxHeaderFields bound a message's header block.
+	MaxHeaderBytes  int `toml:"max_header_bytes"`
+	MaxHeaderFields int `toml:"max_header_fields"`
+	// MaxCommands and MaxErrors bound one connection before it is closed.
+	MaxCommands int `toml:"max_commands"`
+	MaxErrors   int `toml:"max_errors"`
+	// MaxConnections bounds connections open at once; ConnRatePerIP bounds
+	// new connections per minute from one address.
+	MaxConnections int `toml:"max_connections"`
+	ConnRatePerIP  int `toml:"conn_rate_per_ip"`
+	// TrustedNetworks (CIDRs) are treated like Postfix's mynetworks: exempt
+	// from rate limits and require_tls, and mail they relay is SPF-checked
+	// for the client their Received header names.
+	TrustedNetworks []string `toml:"trusted_networks"`
+	// TLSCert and TLSKey (PEM files) enable STARTTLS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// RequireTLS refuses mail from clients that did not STARTTLS.
+	RequireTLS bool `toml:"require_tls"`
+	// TLSListen is an optional host:port for implicit TLS (port 465).
+	TLSListen string `toml:"tls_listen"`
 }
 
 // Mailbox is one address mxdesk accepts mail for and the team that handles
@@ -68,6 +106,13 @@ type SMTP struct {
 type Mailbox struct {
 	Address string `toml:"address"`
 	Team    string `toml:"team"`
+}
+
+// Agent is a person who answers the tickets of a team by email.
+type Agent struct {
+	Email string `toml:"email"`
+	Name  string `toml:"name"`
+	Team  string `toml:"team"`
 }
 
 // Outbound configures mail that mxdesk sends: replies and automatic
@@ -218,7 +263,18 @@ func base() *Config {
 			MaxRecipients:   50,
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{5 * time.Minute},
+			MaxHeaderBytes:  256 << 10,
+			MaxHeaderFields: 1000,
+			MaxCommands:     1000,
+			MaxErrors:       10,
+			MaxConnections:  200,
+			ConnRatePerIP:   60,
+			TrustedNetworks: []string{"127.0.0.0/8", "::1/128"},
 		},
+		DNS: DNS{
+			Timeout: Duration{5 * time.Second},
+		},
+		TrustedUnauthenticatedDomains: []string{},
 		Outbound: Outbound{
 			RetryMax:        Duration{48 * time.Hour},
 			MaxAutoPerHour:  10,

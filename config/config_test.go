@@ -43,6 +43,13 @@ func TestDefaults(t *testing.T) {
 			MaxRecipients:   50,
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{5 * time.Minute},
+			MaxHeaderBytes:  262144,
+			MaxHeaderFields: 1000,
+			MaxCommands:     1000,
+			MaxErrors:       10,
+			MaxConnections:  200,
+			ConnRatePerIP:   60,
+			TrustedNetworks: []string{"127.0.0.0/8", "::1/128"},
 		},
 		Mailboxes: []Mailbox{{Address: "support@localhost", Team: "Support"}},
 		Outbound: Outbound{
@@ -58,7 +65,9 @@ func TestDefaults(t *testing.T) {
 			Listen:  "127.0.0.1:8080",
 			BaseURL: "http://127.0.0.1:8080",
 		},
-		Metrics: Metrics{Listen: "127.0.0.1:9325"},
+		Metrics:                       Metrics{Listen: "127.0.0.1:9325"},
+		DNS:                           DNS{Timeout: Duration{5 * time.Second}},
+		TrustedUnauthenticatedDomains: []string{},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)

@@ -37,12 +37,26 @@ data_dir = "./mxdesk-data"
 # One of debug, info, warn, error.
 log_level = "info"
 
+# Sender domains whose mail counts as authenticated without DKIM or SPF, for
+# customers whose mail is unsigned: a [#N] subject or a reply to their own
+# Message-ID then threads onto their tickets. Anyone can forge such a From.
+trusted_unauthenticated_domains = []
+
 # Addresses mxdesk accepts mail for, each handled by a team. Mail to
 # support+anything@... reaches support@... as well, so list bare addresses.
 # Default: one mailbox, "support@" + domain, for the team "Support".
 # Environment: MXDESK_MAILBOXES="support@example.com=Support,billing@example.com=Billing"
 #[[mailboxes]]
 #address = "support@localhost"
+#team = "Support"
+
+# People who answer tickets by email, each for a team (more with
+# "mxdesk agent add"). They get each new ticket and customer reply, and
+# answer by replying; mxdesk sends their answer from the mailbox address.
+# (None by default; uncommented, this is an example.)
+#[[agents]]
+#email = "ana@example.com"
+#name = "Ana"
 #team = "Support"
 
 [smtp]
@@ -57,6 +71,29 @@ max_recipients = 50
 # Idle time allowed per command and per reply; Go durations like "90s".
 read_timeout = "5m"
 write_timeout = "5m"
+# The header block of one message: bytes and fields (552 5.3.4 past them).
+max_header_bytes = 262144
+max_header_fields = 1000
+# One connection is closed (421 4.7.0) after this many commands, or this
+# many refused commands.
+max_commands = 1000
+max_errors = 10
+# Connections open at once, and new connections per minute from one address
+# (one /64 for IPv6); past them a client gets 421 4.7.0.
+max_connections = 200
+conn_rate_per_ip = 60
+# Networks treated like Postfix's mynetworks: exempt from the rate limit and
+# from require_tls. When an MTA there relays to mxdesk, SPF is checked for
+# the client its topmost Received header names. DKIM and DMARC are always
+# checked here; results claimed in headers are never believed.
+trusted_networks = ["127.0.0.0/8", "::1/128"]
+# PEM certificate and key: enable STARTTLS.
+tls_cert = ""
+tls_key = ""
+# Refuse mail from clients outside trusted_networks that did not STARTTLS.
+require_tls = false
+# host:port for implicit TLS (port 465); empty: none.
+tls_listen = ""
 
 [outbound]
 # host:port of the SMTP relay for outgoing mail. Empty writes outgoing mail
@@ -96,6 +133,14 @@ color = "#1f6feb"
 [metrics]
 # host:port for Prometheus /metrics, on its own listener. Empty: off.
 listen = "127.0.0.1:9325"
+
+[dns]
+# host:port of the recursive resolver used for DKIM, SPF and DMARC (and MX).
+# Empty: the nameservers of /etc/resolv.conf.
+server = ""
+# Time allowed for one query. A lookup that fails temporarily defers the
+# message (451 4.4.3) rather than letting it pass.
+timeout = "5s"
 
 [portal]
 # host:port the web portal listens on.

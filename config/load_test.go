@@ -52,14 +52,9 @@ func fullConfig() *Config {
 	c.DatabaseURL = "postgres://mx@db/mxdesk"
 	c.DataDir = "/var/lib/mxdesk"
 	c.LogLevel = "debug"
-	c.SMTP = SMTP{
-		Listen:          "0.0.0.0:25",
-		Hostname:        "mx.example.com",
-		MaxMessageBytes: 10485760,
-		MaxRecipients:   20,
-		ReadTimeout:     Duration{90 * time.Second},
-		WriteTimeout:    Duration{2 * time.Minute},
-	}
+	c.SMTP.Listen, c.SMTP.Hostname = "0.0.0.0:25", "mx.example.com"
+	c.SMTP.MaxMessageBytes, c.SMTP.MaxRecipients = 10485760, 20
+	c.SMTP.ReadTimeout, c.SMTP.WriteTimeout = Duration{90 * time.Second}, Duration{2 * time.Minute}
 	c.Mailboxes = []Mailbox{
 		{Address: "support@example.com", Team: "Support"},
 		{Address: "billing@example.com", Team: "Billing"},
@@ -126,14 +121,9 @@ func TestEnvOverridesFile(t *testing.T) {
 	got := mustLoad(t, writeConfig(t, fullFile), env)
 	want := base()
 	want.Domain, want.DatabaseURL, want.DataDir, want.LogLevel = "example.org", "sqlite:/tmp/x.db", "/tmp/data", "warn"
-	want.SMTP = SMTP{
-		Listen:          "127.0.0.1:2626",
-		Hostname:        "mx.example.org",
-		MaxMessageBytes: 1000,
-		MaxRecipients:   5,
-		ReadTimeout:     Duration{10 * time.Second},
-		WriteTimeout:    Duration{20 * time.Second},
-	}
+	want.SMTP.Listen, want.SMTP.Hostname = "127.0.0.1:2626", "mx.example.org"
+	want.SMTP.MaxMessageBytes, want.SMTP.MaxRecipients = 1000, 5
+	want.SMTP.ReadTimeout, want.SMTP.WriteTimeout = Duration{10 * time.Second}, Duration{20 * time.Second}
 	want.Mailboxes = []Mailbox{
 		{Address: "help@example.org", Team: "Help Desk"},
 		{Address: "sales@example.org", Team: "Sales"},

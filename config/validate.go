@@ -1,10 +1,12 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -50,6 +52,26 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("smtp.max_recipients", checkPositive(c.SMTP.MaxRecipients))
 	check("smtp.read_timeout", checkPositive(c.SMTP.ReadTimeout.Duration))
 	check("smtp.write_timeout", checkPositive(c.SMTP.WriteTimeout.Duration))
+	check("smtp.max_header_bytes", checkPositive(c.SMTP.MaxHeaderBytes))
+	check("smtp.max_header_fields", checkPositive(c.SMTP.MaxHeaderFields))
+	check("smtp.max_commands", checkPositive(c.SMTP.MaxCommands))
+	check("smtp.max_errors", checkPositive(c.SMTP.MaxErrors))
+	check("smtp.max_connections", checkPositive(c.SMTP.MaxConnections))
+	check("smtp.conn_rate_per_ip", checkPositive(c.SMTP.ConnRatePerIP))
+	for i, n := range c.SMTP.TrustedNetworks {
+		check(fmt.Sprintf("smtp.trusted_networks[%d]", i), checkCIDR(n))
+	}
+	check("smtp.tls_cert", checkTLS(c.SMTP))
+	if c.SMTP.TLSListen != "" {
+		check("smtp.tls_listen", checkHostPort(c.SMTP.TLSListen, true))
+	}
+	if c.DNS.Server != "" {
+		check("dns.server", checkHostPort(c.DNS.Server, false))
+	}
+	check("dns.timeout", checkPositive(c.DNS.Timeout.Duration))
+	for i, d := range c.TrustedUnauthenticatedDomains {
+		check(fmt.Sprintf("trusted_unauthenticated_domains[%d]", i), checkHostname(d))
+	}
 
 	if len(c.Mailboxes) == 0 {
 		check("mailboxes", errors.New("must list at least one mailbox, or mxdesk accepts no mail"))
@@ -79,6 +101,22 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("outbound.retry_max", checkPositive(c.Outbound.RetryMax.Duration))
 	check("outbound.max_auto_per_hour", checkPositive(c.Outbound.MaxAutoPerHour))
 	check("outbound.retry_schedule", checkSchedule(c.Outbound.RetrySchedule))
+	seenAgent := map[string]bool{}
+	for i, a := range c.Agents {
+		key := fmt.Sprintf("agents[%d]", i)
+		if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Address != a.Email {
+			check(key+".email", fmt.Errorf("%q is not a bare address like \"ana@example.com\"", a.Email))
+		} else if seenAgent[strings.ToLower(a.Email)] {
+			check(key+".email", fmt.Errorf("%s is listed twice", a.Email))
+		}
+		seenAgent[strings.ToLower(a.Email)] = true
+		if strings.TrimSpace(a.Team) == "" {
+			check(key+".team", errors.New("must name the team whose tickets the agent answers"))
+		}
+		if _, ok := c.MailboxFor(a.Email); ok {
+			check(key+".email", fmt.Errorf("%s is one of the mailboxes: an agent needs a personal address", a.Email))
+		}
+	}
 	if (c.Outbound.DKIMKey == "") != (c.Outbound.DKIMSelector == "") {
 		check("outbound.dkim_key", errors.New("dkim_key and dkim_selector go together: set both or neither"))
 	}
@@ -292,6 +330,53 @@ func checkColor(s string) error {
 		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
 			return fmt.Errorf("%q is not a hex colour like \"#1f6feb\"", s)
 		}
+	}
+	return nil
+}
+
+// checkCIDR accepts a network ("192.0.2.0/24", "2001:db8::/32") or a single
+// address, which is its own /32 or /128.
+func checkCIDR(s string) error {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return nil
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return nil
+	}
+	return fmt.Errorf("%q is not a network like 192.0.2.0/24 or an address", s)
+}
+
+// ParseNetworks returns smtp.trusted_networks as prefixes; Validate has
+// checked them, so anything unparsable is skipped.
+func ParseNetworks(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
+}
+
+// checkTLS insists on a certificate and key together, loadable, and on a
+// certificate for require_tls and tls_listen, which cannot work without one.
+func checkTLS(s SMTP) error {
+	switch {
+	case s.TLSCert == "" && s.TLSKey == "":
+		if s.RequireTLS {
+			return errors.New("require_tls needs tls_cert and tls_key")
+		}
+		if s.TLSListen != "" {
+			return errors.New("tls_listen needs tls_cert and tls_key")
+		}
+		return nil
+	case s.TLSCert == "" || s.TLSKey == "":
+		return errors.New("tls_cert and tls_key must be set together")
+	}
+	if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+		return fmt.Errorf("cannot load %s with key %s: %v", s.TLSCert, s.TLSKey, err)
 	}
 	return nil
 }
