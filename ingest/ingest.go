@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Route struct {
 	Mailbox  string // the mailbox address, without subaddress
 	Team     string
 	TicketID int64 // from a valid reply token; 0 for the plain mailbox
+	// Agent is set for the agents' reply address of TicketID: what arrives there is an
+	// agent's answer, relayed to the customer only if the sender is that agent.
+	Agent bool
 }
 
 // Config is what the Ingester needs from the rest of mxdesk.
@@ -233,6 +237,11 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 	}
 	lookup := txLookup{tx}
 	t := g.now()
+	bounced, err := bounceRefs(ctx, tx, in, pm, class)
+	if err != nil {
+		return false, err
+	}
+	quarantine := quarantineFlag(in)
 	for _, rt := range routes {
 		teamID, err := store.EnsureTeam(ctx, tx, rt.Team)
 		if err != nil {
@@ -249,13 +258,21 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 				continue
 			}
 		}
+		if rt.Agent {
+			q, err := g.agentMail(ctx, tx, rt, in, pm, class, sender, res)
+			if err != nil {
+				return false, err
+			}
+			queued = queued || q
+			continue
+		}
 		dec, err := threading.Decide(ctx, threading.Input{
 			TokenTicket:   rt.TicketID,
 			InReplyTo:     pm.InReplyTo,
-			References:    pm.References,
+			References:    slices.Concat(bounced, pm.References),
 			Subject:       pm.Subject,
 			Sender:        sender,
-			Authenticated: g.trusted(sender),
+			Authenticated: g.authenticated(in, sender),
 		}, lookup)
 		if err != nil {
 			return false, err
@@ -266,6 +283,9 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		}
 		ticketID := dec.TicketID
 		created := ticketID == 0
+		if dec.Flag == "" {
+			dec.Flag = quarantine
+		}
 		if created {
 			tk := &store.Ticket{
 				Subject: threading.StripSubjectTag(pm.Subject), Status: "open", Priority: "medium",
@@ -289,11 +309,23 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		}
 		res.Tickets = append(res.Tickets, ticketID)
 		res.Messages = append(res.Messages, msgID)
+		q, err := g.afterCustomerMessage(ctx, tx, ticketID, created, class, sender, pm)
+		if err != nil {
+			return false, err
+		}
+		queued = queued || q
 		if created {
 			res.Created = append(res.Created, ticketID)
 			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "flag": dec.Flag, "automatic": class.Why})
 			if err := store.InsertEvent(ctx, tx, ticketID, "created", sender, string(data)); err != nil {
 				return false, err
+			}
+			if quarantine != "" {
+				// The From is likely forged: an acknowledgement would be backscatter.
+				if err := store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", quarantine)); err != nil {
+					return false, err
+				}
+				continue
 			}
 			q, err := g.acknowledge(ctx, tx, ticketID, rt, pm, class, sender)
 			if err != nil {
@@ -301,6 +333,11 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			}
 			queued = queued || q
 		} else {
+			if quarantine != "" {
+				if err := store.FlagTicket(ctx, tx, ticketID, quarantine); err != nil {
+					return false, err
+				}
+			}
 			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "automatic": class.Why})
 			if err := store.InsertEvent(ctx, tx, ticketID, "customer_replied", sender, string(data)); err != nil {
 				return false, err
@@ -359,8 +396,7 @@ func (g *Ingester) acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64,
 	return g.tickets.Acknowledge(ctx, tx, ticketID, "")
 }
 
-// trusted reports whether the sender's domain is listed as trusted without authentication.
-// Until inbound authentication exists, that list is the only way to pass the sender rule.
+// trusted reports whether the sender's domain is listed in trusted_unauthenticated_domains.
 func (g *Ingester) trusted(sender string) bool {
 	_, domain, _ := strings.Cut(sender, "@")
 	for _, d := range g.cfg.TrustedDomains {

@@ -44,11 +44,10 @@ func (r *Router) Resolve(rcpt string) (Route, bool) {
 		return rt, true
 	}
 	id, role, ok := r.signer.Parse(tag)
-	if !ok || role != threading.RoleCustomer {
-		// Agent reply addresses arrive with the agents-by-email work; until then refuse.
+	if !ok {
 		return Route{}, false
 	}
-	rt.TicketID = id
+	rt.TicketID, rt.Agent = id, role == threading.RoleAgent
 	return rt, true
 }
 

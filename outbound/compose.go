@@ -31,10 +31,15 @@ const (
 	KindStatusChanged   = "status_changed"
 	KindClosed          = "closed"
 	KindFeedbackRequest = "feedback_request"
+	// Mail to agents: a new ticket or customer reply to answer, or why their reply was
+	// not sent. Agents read them in the default language.
+	KindAgentNotification = "agent_notification"
+	KindAgentCommandError = "agent_command_error"
 )
 
 // Kinds lists every notification kind; every language must have all of them.
-var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest}
+var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest,
+	KindAgentNotification, KindAgentCommandError}
 
 // Languages mxdesk ships templates for.
 var Languages = []string{"en", "de"}
@@ -213,9 +218,26 @@ type Notice struct {
 	OldStatus    string
 	NewStatus    string
 	Attachments  []File
+	// For agent notifications: what happened ("new" or "reply"), who the customer is,
+	// the ticket's priority and the conversation so far, newest first.
+	Event         string
+	CustomerName  string
+	CustomerEmail string
+	Priority      string
+	Conversation  []Entry
+	// Problems are why an agent's reply was not sent.
+	Problems []string
 	// AutoSubmitted is the RFC 3834 keyword: auto-replied for the acknowledgement,
 	// auto-generated for the others.
 	AutoSubmitted string
+}
+
+// Entry is one message of a conversation shown to agents.
+type Entry struct {
+	From     string
+	When     string
+	Text     string
+	Internal bool
 }
 
 // templateData is what the templates see.
@@ -310,6 +332,7 @@ func (c *Composer) Compose(n Notice) (*Mail, error) {
 	if n.TicketID != 0 {
 		w("X-Mxdesk-Ticket", fmt.Sprint(n.TicketID))
 	}
+	w("X-Mxdesk-Kind", n.Kind)
 	w("Content-Language", n.Lang)
 	w("MIME-Version", "1.0")
 	token := strings.SplitN(id, "@", 2)[0]

@@ -20,7 +20,24 @@ var (
 	errTemporary        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
 	errBadSender        = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Malformed sender address"}
 	errBadRecipientAddr = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Malformed recipient address"}
+	errRelayDenied      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied: this server only accepts mail for its own domains"}
+	errBareNewline      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Bare CR or LF in message; lines must end in CRLF (RFC 5321 2.3.8)"}
+	errLoop             = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received header fields: mail loop"}
+	errDNSTemporary     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "Temporary DNS failure while authenticating the sender, try again later"}
+	errNeedTLS          = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	errTooManyErrors    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
 )
+
+func errHeaderTooLarge(msg string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: msg}
+}
+
+// errDMARCReject is the answer to a message whose From domain asks for rejection of
+// mail that fails DMARC (RFC 7489 7.3: 550 5.7.1 at the end of DATA).
+func errDMARCReject(domain string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Rejected by the DMARC policy of " + domain + ": no aligned DKIM or SPF pass"}
+}
 
 // reply maps an internal error to what the client is told: temporary or permanent, an
 // enhanced status code, and never the internal detail (that goes to the log).

@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mxdesk/mxdesk/mailauth"
 	"github.com/mxdesk/mxdesk/store"
 )
 
@@ -31,10 +33,33 @@ type Config struct {
 	MaxRecipients   int
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
-	TLS             *tls.Config
+	// TLS enables STARTTLS (and the implicit-TLS listener, ServeTLS).
+	TLS *tls.Config
+	// RequireTLS refuses MAIL FROM before STARTTLS (530 5.7.0), except from trusted
+	// networks.
+	RequireTLS bool
 	// CheckRecipient returns nil for an address mxdesk accepts mail for, or the SMTP
 	// error to answer (550 5.1.1 for unknown addresses and tampered reply tokens).
 	CheckRecipient func(addr string) error
+	// LocalDomains are the domains mxdesk is the destination for; RCPT to any other is a
+	// relay attempt (550 5.7.1). Empty: every domain is local (CheckRecipient decides).
+	LocalDomains []string
+	// MaxHeaderBytes and MaxHeaderFields bound the header block (552 5.3.4).
+	MaxHeaderBytes  int
+	MaxHeaderFields int
+	// MaxCommands and MaxErrors bound one connection: past them it is closed (421 4.7.0).
+	MaxCommands int
+	MaxErrors   int
+	// MaxConnections bounds connections open at once; ConnRatePerIP bounds new
+	// connections per minute from one address (421 4.7.0). Zero: no limit.
+	MaxConnections int
+	ConnRatePerIP  int
+	// TrustedNetworks are exempt from the rate limit and from require_tls; a message
+	// they relay is SPF-checked for the client their Received field names.
+	TrustedNetworks []netip.Prefix
+	// Auth checks DKIM, SPF and DMARC at the end of DATA; nil skips the checks (the
+	// message is then stored unauthenticated).
+	Auth *mailauth.Checker
 }
 
 // Server is the inbound SMTP listener.
@@ -47,11 +72,27 @@ type Server struct {
 	// closing is set when shutdown begins, so sessions that finish DATA after it still
 	// get their verdict but new transactions are refused.
 	closing atomic.Bool
+	conns   atomic.Int64
+	rate    rateLimiter
+	now     func() time.Time
+	local   map[string]bool
 }
 
 // New returns a Server. Call Serve or ListenAndServe.
 func New(cfg Config, spool Spooler, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, spool: spool, log: log}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = defaultMaxHeaderBytes
+	}
+	if cfg.MaxHeaderFields <= 0 {
+		cfg.MaxHeaderFields = defaultMaxHeaderFields
+	}
+	s := &Server{cfg: cfg, spool: spool, log: log, now: time.Now}
+	if len(cfg.LocalDomains) > 0 {
+		s.local = map[string]bool{}
+		for _, d := range cfg.LocalDomains {
+			s.local[strings.ToLower(d)] = true
+		}
+	}
 	srv := smtp.NewServer(s)
 	srv.Addr = cfg.Listen
 	srv.Domain = cfg.Hostname
@@ -70,7 +111,19 @@ func New(cfg Config, spool Spooler, log *slog.Logger) *Server {
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
+	err := s.srv.Serve(&limitListener{Listener: l, s: s})
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeTLS accepts implicit-TLS connections (port 465, RFC 8314) on l until Shutdown.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.cfg.TLS == nil {
+		return errors.New("smtpd: implicit TLS listener without a certificate")
+	}
+	err := s.srv.Serve(tls.NewListener(&limitListener{Listener: l, s: s, implicitTLS: true}, s.cfg.TLS))
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -98,25 +151,66 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if s.closing.Load() {
 		return nil, errShuttingDown
 	}
-	return &session{s: s, conn: c, remote: c.Conn().RemoteAddr().String()}, nil
+	lc := limitConnOf(c.Conn())
+	ss := &session{s: s, conn: c, lc: lc, remote: c.Conn().RemoteAddr().String(), ip: remoteIP(c.Conn().RemoteAddr())}
+	if _, ok := c.TLSConnectionState(); ok && lc != nil {
+		lc.encrypted = true
+	}
+	return ss, nil
+}
+
+// limitConnOf finds our connection wrapper under go-smtp's (and TLS's) layers.
+func limitConnOf(c net.Conn) *limitConn {
+	for {
+		switch x := c.(type) {
+		case *limitConn:
+			return x
+		case *tls.Conn:
+			c = x.NetConn()
+		default:
+			return nil
+		}
+	}
 }
 
 type session struct {
 	s      *Server
 	conn   *smtp.Conn
+	lc     *limitConn
 	remote string
+	ip     netip.Addr
 	from   string
 	rcpt   []string
 }
 
 func (ss *session) AuthMechanisms() []string { return nil }
 
+// refuse counts a refusal against MaxErrors; past it the refusal becomes 421 and the
+// connection is closed after it, so a client cannot probe addresses or tokens forever.
+func (ss *session) refuse(err error) error {
+	if ss.lc == nil || ss.s.cfg.MaxErrors <= 0 {
+		return err
+	}
+	ss.lc.errors++
+	if ss.lc.errors >= ss.s.cfg.MaxErrors {
+		ss.s.log.Warn("smtpd: too many errors, closing connection", "remote", ss.remote, "errors", ss.lc.errors)
+		ss.lc.closeAfter.Store(true)
+		return errTooManyErrors
+	}
+	return err
+}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.s.closing.Load() {
 		return errShuttingDown
 	}
+	if ss.s.cfg.RequireTLS && !ss.s.trusted(ss.ip) {
+		if _, ok := ss.conn.TLSConnectionState(); !ok {
+			return ss.refuse(errNeedTLS)
+		}
+	}
 	if from != "" && !plausibleAddress(from) {
-		return errBadSender
+		return ss.refuse(errBadSender)
 	}
 	ss.from = from
 	ss.rcpt = ss.rcpt[:0]
@@ -125,44 +219,87 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !plausibleAddress(to) {
-		return errBadRecipientAddr
+		return ss.refuse(errBadRecipientAddr)
 	}
 	if ss.s.cfg.MaxRecipients > 0 && len(ss.rcpt) >= ss.s.cfg.MaxRecipients {
 		return errTooManyRcpts
 	}
+	if ss.s.local != nil {
+		domain := strings.ToLower(to[strings.LastIndexByte(to, '@')+1:])
+		if !ss.s.local[strings.TrimSuffix(domain, ".")] {
+			ss.s.log.Warn("smtpd: relay attempt refused", "remote", ss.remote, "helo", ss.conn.Hostname(), "mail_from", ss.from, "rcpt", to)
+			return ss.refuse(errRelayDenied)
+		}
+	}
 	if err := ss.s.cfg.CheckRecipient(to); err != nil {
 		ss.s.log.Info("smtpd: recipient refused", "remote", ss.remote, "mail_from", ss.from, "rcpt", to)
-		return reply(err)
+		return ss.refuse(reply(err))
 	}
 	ss.rcpt = append(ss.rcpt, strings.ToLower(to))
 	return nil
 }
 
 // Data reads the body into memory up to the size limit (go-smtp's reader stops at
-// MaxMessageBytes and drains the rest without keeping it), prepends our Received header,
-// and commits it to the spool before returning nil, which go-smtp answers with 250.
+// MaxMessageBytes and drains the rest without keeping it), checks line endings and the
+// header, authenticates the sender, prepends our Authentication-Results and Received
+// fields, and commits it to the spool before returning nil, which go-smtp answers with 250.
 func (ss *session) Data(r io.Reader) error {
 	started := time.Now()
+	if ss.lc != nil {
+		ss.lc.dataStart = started
+		ss.lc.inData.Store(true)
+		defer ss.lc.inData.Store(false)
+	}
 	var buf bytes.Buffer
-	received := ss.receivedHeader()
-	buf.Grow(len(received) + 4096)
-	buf.WriteString(received)
+	buf.Grow(4096)
 	if _, err := buf.ReadFrom(r); err != nil {
 		if errors.Is(err, smtp.ErrDataTooLarge) {
 			ss.s.log.Info("smtpd: message refused, too large", "remote", ss.remote, "mail_from", ss.from,
 				"limit", ss.s.cfg.MaxMessageBytes)
 			return errTooLarge
 		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// The rest of the body must not be read as commands (go-smtp would go on
+			// reading after our reply): the connection ends here, without a 250.
+			ss.s.log.Info("smtpd: DATA timed out, closing connection", "remote", ss.remote, "read", buf.Len())
+			ss.conn.Close()
+			return errTemporary
+		}
 		ss.s.log.Info("smtpd: DATA aborted", "remote", ss.remote, "err", err)
 		return reply(err)
+	}
+	raw := buf.Bytes()
+	if err := scanMessage(raw, ss.s.cfg.MaxHeaderBytes, ss.s.cfg.MaxHeaderFields); err != nil {
+		ss.s.log.Info("smtpd: message refused", "remote", ss.remote, "mail_from", ss.from, "why", err)
+		return ss.refuse(err)
 	}
 	in := &store.Inbound{
 		RemoteAddr: ss.remote,
 		Helo:       ss.conn.Hostname(),
 		MailFrom:   ss.from,
 		Rcpt:       append([]string(nil), ss.rcpt...),
-		Raw:        buf.Bytes(),
 	}
+	var prefix string
+	if ss.s.cfg.Auth != nil {
+		res := ss.authenticate(raw)
+		switch {
+		case res.Temporary != "":
+			ss.s.log.Warn("smtpd: message deferred, DNS failure during authentication", "remote", ss.remote,
+				"mail_from", ss.from, "from_domain", res.FromDomain, "why", res.Temporary)
+			return errDNSTemporary
+		case res.Reject():
+			ss.s.log.Warn("smtpd: message refused by DMARC policy", "remote", ss.remote, "mail_from", ss.from,
+				"from_domain", res.FromDomain, "dkim", res.DKIM, "spf", res.SPF, "policy_domain", res.PolicyDomain)
+			return errDMARCReject(res.FromDomain)
+		}
+		in.AuthResults = res.JSON()
+		prefix = res.Header(ss.s.cfg.Hostname)
+	}
+	received := ss.receivedHeader()
+	stored := make([]byte, 0, len(received)+len(prefix)+len(raw))
+	stored = append(append(append(stored, received...), prefix...), raw...)
+	in.Raw = stored
 	if err := ss.s.spool.Commit(context.Background(), in); err != nil {
 		ss.s.log.Error("smtpd: spool commit failed, answered temporary failure", "remote", ss.remote, "err", err)
 		return reply(err)
@@ -172,7 +309,23 @@ func (ss *session) Data(r io.Reader) error {
 	return nil
 }
 
+// authenticate runs the checks for the client that sent the message: the connecting
+// client, or, behind a trusted relay, the client the relay's Received field records.
+// Nothing else the message says about authentication is believed.
+func (ss *session) authenticate(raw []byte) *mailauth.Results {
+	in := mailauth.Input{IP: net.IP(ss.ip.AsSlice()), Helo: ss.conn.Hostname(), MailFrom: ss.from, Raw: raw}
+	if ss.s.trusted(ss.ip) {
+		if ip, helo, ok := relayedClient(raw); ok {
+			in.IP, in.Helo, in.Relay = net.IP(ip.AsSlice()), helo, ss.ip.String()
+		}
+	}
+	return ss.s.cfg.Auth.Check(context.Background(), in)
+}
+
 func (ss *session) Reset() {
+	if _, ok := ss.conn.TLSConnectionState(); ok && ss.lc != nil {
+		ss.lc.encrypted = true
+	}
 	ss.from = ""
 	ss.rcpt = ss.rcpt[:0]
 }

@@ -26,6 +26,7 @@ type Ticket struct {
 	FirstRespondedAt *time.Time `db:"first_responded_at"`
 	ResolvedAt       *time.Time `db:"resolved_at"`
 	ClosedAt         *time.Time `db:"closed_at"`
+	AssigneeID       *int64     `db:"assignee_id"`
 	CreatedAt        time.Time  `db:"created_at"`
 	UpdatedAt        time.Time  `db:"updated_at"`
 
@@ -36,7 +37,7 @@ type Ticket struct {
 
 const ticketSelect = `SELECT t.id, t.subject, t.status, t.priority, t.team_id, t.contact_id, t.mailbox,
 	t.flagged, t.flag_reason, t.linked_ticket_id, t.outside_hours, t.response_by, t.resolution_by,
-	t.first_responded_at, t.resolved_at, t.closed_at, t.created_at, t.updated_at,
+	t.first_responded_at, t.resolved_at, t.closed_at, t.assignee_id, t.created_at, t.updated_at,
 	tm.name AS team_name, c.email AS contact_email, c.name AS contact_name
 	FROM tickets t JOIN teams tm ON tm.id = t.team_id JOIN contacts c ON c.id = t.contact_id`
 

@@ -165,6 +165,11 @@ func (s *Service) Acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, 
 // and queues the customer's notification: "closed" for Closed, "status changed" (with a
 // close link when Resolved) otherwise. Setting the status it already has does nothing.
 func (s *Service) SetStatus(ctx context.Context, tx *sqlx.Tx, ticketID int64, status, actor string) (bool, error) {
+	return s.setStatus(ctx, tx, ticketID, status, actor, true)
+}
+
+// setStatus is SetStatus with the customer's notification optional.
+func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, ticketID int64, status, actor string, notify bool) (bool, error) {
 	if !ValidStatus(status) {
 		return false, fmt.Errorf("ticket %d: %w %q (want open, in_progress, resolved or closed)", ticketID, ErrBadStatus, status)
 	}
@@ -182,6 +187,9 @@ func (s *Service) SetStatus(ctx context.Context, tx *sqlx.Tx, ticketID int64, st
 	tk.Status = status
 	if err := store.InsertEvent(ctx, tx, ticketID, "status_changed", actor, jsonObj("from", old, "to", status)); err != nil {
 		return false, err
+	}
+	if !notify {
+		return false, nil
 	}
 	r, err := store.Contact(ctx, tx, tk.ContactID)
 	if err != nil {
@@ -363,4 +371,10 @@ func jsonObj(kv ...string) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// Reopen opens a Resolved or Closed ticket again because the customer wrote; the agents
+// learn of it from the customer's message they are sent, the customer needs no mail.
+func (s *Service) Reopen(ctx context.Context, tx *sqlx.Tx, ticketID int64, actor string) (bool, error) {
+	return s.setStatus(ctx, tx, ticketID, StatusOpen, actor, false)
 }

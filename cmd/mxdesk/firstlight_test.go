@@ -217,7 +217,7 @@ func TestRefusals(t *testing.T) {
 				enh  smtp.EnhancedCode
 			}{
 				{"unknown mailbox", "sales@example.com", plain, 550, smtp.EnhancedCode{5, 1, 1}},
-				{"other domain (no open relay)", "support@gmail.com", plain, 550, smtp.EnhancedCode{5, 1, 1}},
+				{"other domain (no open relay)", "support@gmail.com", plain, 550, smtp.EnhancedCode{5, 7, 1}},
 				{"tampered reply token", "support+t1-aaaaaaaaaaaaaaaa@example.com", plain, 550, smtp.EnhancedCode{5, 1, 1}},
 				{"guessed sequential token", "support+1@example.com", plain, 550, smtp.EnhancedCode{5, 1, 1}},
 				{"over the size limit", "support@example.com", plain + strings.Repeat("x", 80) + "\r\n" + strings.Repeat(strings.Repeat("y", 998)+"\r\n", 1100), 552, smtp.EnhancedCode{5, 3, 4}},

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/mxdesk/mxdesk/resolver/dnstest"
 )
 
 var binary string
@@ -59,6 +61,12 @@ type instance struct {
 	log     *syncBuffer
 	exited  chan struct{}
 	exitErr error
+	// dns is the instance's DNS server on loopback ([dns] server): empty unless a test
+	// publishes records, so every lookup gets a fast, real NXDOMAIN and no test asks
+	// the machine's resolver.
+	dns *dnstest.Server
+	// env are extra MXDESK_* variables for serve (keys the extra TOML cannot reach).
+	env []string
 }
 
 type syncBuffer struct {
@@ -79,11 +87,12 @@ func (s *syncBuffer) String() string {
 }
 
 // newInstance writes a config for dbURL into a temp dir, with outbound mail going to relay
-// (empty: to the log) and extra TOML appended; start runs it.
+// (empty: to the log) and extra TOML tables ([[agents]], …) at the end; top-level keys
+// go in inst.env. start runs it.
 func newInstance(t testing.TB, dbURL, relay, extra string) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	inst := &instance{t: t, dir: dir, cfgPath: filepath.Join(dir, "mxdesk.toml"), smtp: freePort(t)}
+	inst := &instance{t: t, dir: dir, cfgPath: filepath.Join(dir, "mxdesk.toml"), smtp: freePort(t), dns: dnstest.Start(t)}
 	cfg := fmt.Sprintf(`domain = "example.com"
 database_url = %q
 data_dir = %q
@@ -105,8 +114,11 @@ relay = %q
 listen = %q
 [metrics]
 listen = %q
+[dns]
+server = %q
+timeout = "2s"
 %s
-`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), freePort(t), extra)
+`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), freePort(t), inst.dns.Addr, extra)
 	if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +131,7 @@ func (inst *instance) start() {
 	t.Helper()
 	inst.log = &syncBuffer{}
 	inst.cmd = exec.Command(binary, "--config", inst.cfgPath, "serve")
-	inst.cmd.Env = cleanEnv()
+	inst.cmd.Env = append(cleanEnv(), inst.env...)
 	inst.cmd.Stderr = inst.log
 	inst.cmd.Stdout = inst.log
 	if err := inst.cmd.Start(); err != nil {

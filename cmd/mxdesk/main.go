@@ -29,13 +29,17 @@ Commands:
   migrate                   create or upgrade the database schema, then exit
   check-config [--example]  validate the configuration (or print a commented example)
   dns [--json]              the DNS records to publish: MX, SPF, DKIM, DMARC
+  agent add EMAIL --team T [--name N]
+                            an agent who answers the team's tickets by email
+  agent list [--json]       the agents and their teams
   ticket list [--json] [--status S] [--limit N]
                             list tickets, newest first
   ticket show N [--json]    one ticket with its messages and attachments
   queue inbound [--json] [--status S]
                             the inbound spool (failed rows show their error)
   queue outbound [--json] [--status S]
-                            the outbox: mail sent, pending, failed
+                            the outbox: mail sent, pending, failed, bounced
+  queue retry ID            retry a failed inbound spool row now
 
 Configuration:
   --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:
@@ -53,13 +57,14 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	global := flag.NewFlagSet("mxdesk", flag.ContinueOnError)
 	global.SetOutput(stderr)
-	global.Usage = func() { fmt.Fprint(stderr, usage) }
+	global.Usage = func() {} // printed below: to stdout for --help, to stderr for mistakes
 	cfgPath := global.String("config", os.Getenv("MXDESK_CONFIG"), "configuration file (TOML)")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
 			return 0
 		}
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	rest := global.Args()
@@ -87,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdTicket(ctx, *cfgPath, rest, stdout)
 	case "dns":
 		err = cmdDNS(ctx, *cfgPath, rest, stdout)
+	case "agent":
+		err = cmdAgent(ctx, *cfgPath, rest, stdout)
 	case "queue":
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
 	default:

@@ -10,9 +10,12 @@ import (
 
 func cmdQueue(ctx context.Context, cfgPath string, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"want 'queue inbound' or 'queue outbound'"}
+		return usageError{"want 'queue inbound', 'queue outbound' or 'queue retry ID'"}
 	}
 	which := args[0]
+	if which == "retry" {
+		return cmdQueueRetry(ctx, cfgPath, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("queue "+which, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print JSON")

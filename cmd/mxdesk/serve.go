@@ -63,6 +63,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 			return err
 		}
 	}
+	for _, a := range cfg.Agents {
+		if _, err := store.UpsertAgent(ctx, st.DB, a.Email, a.Name, a.Team); err != nil {
+			return err
+		}
+	}
 	signer := threading.NewSigner(secret)
 	composer, err := outbound.NewComposer(outbound.ComposerConfig{
 		Domain: cfg.Domain, From: cfg.Outbound.From, TemplatesDir: cfg.Outbound.TemplatesDir,
@@ -93,13 +98,14 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	}, log)
 	ing := ingest.New(st, ingest.Config{
 		Resolve: router.Resolve, Own: router.Own, Tickets: tickets, OnOutbox: worker.Wake,
+		TrustedDomains: cfg.TrustedUnauthenticatedDomains,
 	}, log)
 	spool := st.NewSpool(ing.Notify)
-	smtpSrv := smtpd.New(smtpd.Config{
-		Listen: cfg.SMTP.Listen, Hostname: cfg.SMTP.Hostname, MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
-		MaxRecipients: cfg.SMTP.MaxRecipients, ReadTimeout: cfg.SMTP.ReadTimeout.Duration,
-		WriteTimeout: cfg.SMTP.WriteTimeout.Duration, CheckRecipient: router.Check,
-	}, spool, log)
+	smtpCfg, err := smtpConfig(cfg, router.Check)
+	if err != nil {
+		return err
+	}
+	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	web, err := portal.New(st, tickets, links, composer.Brand(), log)
 	if err != nil {
 		return err
@@ -123,8 +129,17 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	start(func() { spool.Run(workCtx) })
 	start(func() { ing.Run(workCtx, time.Minute) })
 	start(func() { worker.Run(workCtx) })
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- smtpSrv.Serve(smtpL) }()
+	if cfg.SMTP.TLSListen != "" {
+		tlsL, err := net.Listen("tcp", cfg.SMTP.TLSListen)
+		if err != nil {
+			smtpL.Close()
+			webL.Close()
+			return fmt.Errorf("smtp.tls_listen %s: %w", cfg.SMTP.TLSListen, err)
+		}
+		go func() { errc <- smtpSrv.ServeTLS(tlsL) }()
+	}
 	go func() { errc <- web.Serve(webL) }()
 	var metricsSrv *http.Server
 	if cfg.Metrics.Listen != "" {

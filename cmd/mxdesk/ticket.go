@@ -50,6 +50,8 @@ type messageJSON struct {
 	RawSHA256   string           `json:"raw_sha256,omitempty"`
 	ParseErrors []string         `json:"parse_errors,omitempty"`
 	Attachments []attachmentJSON `json:"attachments"`
+	// Auth is what smtpd found when the message arrived (incoming mail only).
+	Auth *authJSON `json:"auth,omitempty"`
 }
 
 type attachmentJSON struct {
@@ -176,6 +178,7 @@ func loadTicketDetail(ctx context.Context, st *store.Store, id int64) (*ticketDe
 		if m.RawSHA256 != nil {
 			mj.RawSHA256 = *m.RawSHA256
 		}
+		mj.Auth = toAuthJSON(m.AuthResults)
 		if m.ParseErrors != "" {
 			mj.ParseErrors = strings.Split(m.ParseErrors, "\n")
 		}

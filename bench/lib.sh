@@ -1,0 +1,211 @@
+# bench/lib.sh: helpers sourced by bench/run, bench/crash and bench/soak (not executable).
+# Everything listens on 127.0.0.1 only. Ports start at BENCH_PORT (default 26000) so two
+# benches on one machine can be told apart by it.
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+BENCH_PORT=${BENCH_PORT:-26000}
+P_SINK=$((BENCH_PORT + 25))   # smtp-sink: the ceiling, and the relay for acknowledgements
+P_PFX=$((BENCH_PORT + 26))    # throwaway Postfix
+P_MX=$((BENCH_PORT + 27))     # mxdesk serve, SMTP
+P_WEB=$((BENCH_PORT + 80))    # mxdesk serve, portal
+P_DNS=$((BENCH_PORT + 53))    # loopback DNS for DKIM keys
+P_PG=$((BENCH_PORT + 432))    # throwaway PostgreSQL
+P_ACK=$((BENCH_PORT + 125))   # loadgen sink (crash, soak): records acks by Message-ID
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/usr/bin
+
+# mxdesk reads MXDESK_* variables as configuration and refuses unknown ones: the bench's
+# configuration is its file only.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^MXDESK_' || true)
+
+now() { date +%s.%N; }
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN{ if (t > 0) printf "%.0f", n/t; else print 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; }
+median() {
+  [ $# -gt 0 ] || { echo "-"; return; }
+  printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'
+}
+# jget JSON KEY: a number or string field of a flat JSON object (no jq on a fresh box).
+jget() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1"; }
+
+wait_port() { # wait_port PORT [SECONDS]
+  local i
+  for i in $(seq $(( ${2:-20} * 10 ))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# install_peers: Postfix (smtp-source, smtp-sink, the MTA) and dkimpy from Debian, only
+# what is missing. The postfix package must not leave a system MTA running.
+install_peers() {
+  local need=() sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  command -v smtp-source >/dev/null && command -v smtp-sink >/dev/null && command -v postfix >/dev/null || need+=(postfix)
+  [ "${1:-}" = dkim ] && { /usr/bin/python3 -c 'import dkim' 2>/dev/null || need+=(python3-dkim); }
+  [ -x "$PGBIN/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v runuser >/dev/null || need+=(util-linux)
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "installing from Debian: ${need[*]}"
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  echo "postfix postfix/mailname string localhost" | $sudo debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $sudo postfix stop >/dev/null 2>&1 || true
+  [ -x "$PGBIN/initdb" ] || PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
+}
+
+# build BINDIR: mxdesk (unless MXDESK_BIN names one) and the bench tools.
+build() {
+  local bin=$1
+  mkdir -p "$bin"
+  if [ -n "${BENCH_MXDESK:-}" ]; then
+    cp "$BENCH_MXDESK" "$bin/mxdesk"
+  else
+    (cd "$ROOT" && go build -o "$bin/mxdesk" ./cmd/mxdesk) || die "go build ./cmd/mxdesk failed (the tree may be mid-change; BENCH_MXDESK=path uses a built binary)"
+  fi
+  (cd "$ROOT" && go build -o "$bin/" ./bench/loadgen ./bench/verify ./bench/dnsd ./bench/seed) || die "building bench tools failed"
+}
+
+# dkim_available MXDESK: the binary has the [dns] section DKIM verification needs.
+dkim_available() { "$1" check-config --example 2>/dev/null | grep -q '^\[dns\]'; }
+
+# dkim_setup DIR TEMPLATES...: make a key and a zone for example.org under DIR and sign
+# every template directory in place (dkimpy; Message-ID stays unsigned: loadgen adds a
+# unique one to each message). Starts dnsd on P_DNS; its pid goes to DIR/dnsd.pid.
+dkim_setup() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  (cd "$dir" && dknewkey sel >/dev/null 2>&1) || die "dknewkey failed (python3-dkim)"
+  { printf 'sel._domainkey.example.org %s\n' "$(tr -d '\n' <"$dir/sel.dns")"
+    printf 'example.org v=spf1 ip4:127.0.0.1 -all\n'
+    printf '_dmarc.example.org v=DMARC1; p=reject\n'; } >"$dir/zone.txt"
+  /usr/bin/python3 - "$dir/sel.key" "$@" <<'PY' || die "signing templates failed"
+import sys, glob, dkim
+key = open(sys.argv[1], "rb").read()
+for d in sys.argv[2:]:
+    for p in sorted(glob.glob(d + "/*.eml")):
+        msg = open(p, "rb").read()
+        sig = dkim.sign(msg, b"sel", b"example.org", key,
+                        include_headers=[b"from", b"to", b"subject", b"date", b"mime-version", b"content-type"])
+        open(p, "wb").write(sig + msg)
+PY
+  "$BIN/dnsd" -listen "127.0.0.1:$P_DNS" -zone "$dir/zone.txt" 2>"$dir/dnsd.log" &
+  echo $! >"$dir/dnsd.pid"
+}
+
+# mx_config FILE DBURL DATADIR [EXTRA]: a serve configuration for the bench.
+mx_config() {
+  local dns=""
+  [ "${DKIM_ON:-0}" = 1 ] && dns=$'[dns]\nserver = "127.0.0.1:'$P_DNS'"'
+  cat >"$1" <<EOF
+domain = "example.com"
+database_url = "$2"
+data_dir = "$3"
+log_level = "info"
+[smtp]
+listen = "127.0.0.1:$P_MX"
+hostname = "mx.example.com"
+[[mailboxes]]
+address = "support@example.com"
+team = "Support"
+[outbound]
+relay = "127.0.0.1:${ACK_PORT:-$P_SINK}"
+from = "Example Support <support@example.com>"
+# Every ticket is acknowledged (the loop guard would stop after 10 per sender and hour,
+# and smtp-source sends everything from one address).
+max_auto_per_hour = ${MAX_AUTO:-100}
+[portal]
+listen = "127.0.0.1:$P_WEB"
+${4:-}
+$dns
+EOF
+}
+
+# mx_start CONFIG LOG: start serve, wait for its SMTP port; sets MX_PID.
+mx_start() {
+  "$BIN/mxdesk" --config "$1" serve >>"$2" 2>&1 &
+  MX_PID=$!
+  wait_port "$P_MX" 30 || { tail -20 "$2" >&2; die "serve did not listen on $P_MX"; }
+}
+
+# mx_stop [SIGNAL]: stop serve and wait for it.
+mx_stop() {
+  [ -n "${MX_PID:-}" ] || return 0
+  kill "-${1:-TERM}" "$MX_PID" 2>/dev/null || true
+  wait "$MX_PID" 2>/dev/null || true
+  MX_PID=""
+}
+
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# PostgreSQL: one throwaway cluster per bench run, a fresh database per measurement.
+pg_start() { # pg_start DIR -> prints the URL of database "bench"
+  "$ROOT/.ci/postgres" start "$1" "$P_PG" >/dev/null || die "PostgreSQL did not start"
+  pg_recreate bench
+  echo "postgres://postgres@127.0.0.1:$P_PG/bench?sslmode=disable"
+}
+pg_stop() { "$ROOT/.ci/postgres" stop "$1" || true; }
+pg_psql() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$P_PG" -U postgres "$@"; }
+pg_recreate() { # pg_recreate DB [TEMPLATE]
+  pg_psql -d postgres -c "DROP DATABASE IF EXISTS $1" >/dev/null
+  pg_psql -d postgres -c "CREATE DATABASE $1${2:+ TEMPLATE $2}" >/dev/null
+}
+
+# Throwaway Postfix on 127.0.0.1:P_PFX delivering every example.com address to one
+# Maildir (the same setup as ../shared/peers/postfix_peer.sh: no chroot, no DNS, its own
+# queue directory, logs to a file).
+pfx_start() { # pfx_start DIR
+  local P=$1 E=$1/etc
+  mkdir -p "$E" "$P/spool" "$P/data" "$P/mail/support"/{new,cur,tmp}
+  chown -R nobody:nogroup "$P/mail"
+  chown postfix "$P/data"
+  cat >"$E/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $P/spool
+data_directory = $P/data
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+command_directory = /usr/sbin
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file_prefixes = $P
+maillog_file = $P/maillog
+myhostname = mx.example.com
+mydomain = example.com
+myorigin = example.com
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+smtpd_client_connection_count_limit = 0
+smtpd_client_event_limit_exceptions = 127.0.0.0/8
+message_size_limit = 52428800
+mailbox_size_limit = 0
+biff = no
+mydestination = example.com
+luser_relay = support
+local_recipient_maps =
+alias_maps = texthash:$E/aliases
+alias_database =
+EOF
+  echo "support $P/mail/support/" >"$E/aliases"
+  awk -v port="$P_PFX" '
+    /^#/ || /^[ \t]*$/ || /^[ \t]/ { next }
+    $1 ~ /^(maildrop|uucp|ifmail|bsmtp|scalemail-backend|mailman)$/ { next }
+    $1 == "smtp" && $2 == "inet" { $1 = "127.0.0.1:" port; $7 = 200 }
+    { $5 = "n"; print }' /etc/postfix/master.cf >"$E/master.cf"
+  postfix -c "$E" check || die "postfix check failed"
+  postfix -c "$E" start >/dev/null 2>&1 || die "postfix did not start (see $P/maillog)"
+  wait_port "$P_PFX" 20 || die "postfix does not listen on $P_PFX"
+}
+pfx_stop() { [ -f "$1/etc/main.cf" ] && postfix -c "$1/etc" stop >/dev/null 2>&1 || true; }
+pfx_count() { find "$1/mail/support/new" -maxdepth 1 -type f | wc -l; }

@@ -1,0 +1,67 @@
+package smtpd
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Limits on the header block. Real mail with long DKIM/ARC chains stays far below them;
+// a header block of megabytes or tens of thousands of fields is an attack on whatever
+// parses it next (enmime keeps every field in memory).
+const (
+	defaultMaxHeaderBytes  = 256 << 10
+	defaultMaxHeaderFields = 1000
+	// maxReceived is where a message is taken to be looping (RFC 5321 6.3: "a simple
+	// counting of the number of Received: header fields"; Postfix's hopcount_limit is 50,
+	// PITFALLS 19 says 50–100).
+	maxReceived = 100
+)
+
+// scanMessage checks what streaming could not: line endings and the header block.
+//
+// SMTP smuggling (CVE-2023-51766 and kin): an MTA that ends DATA on "\n.\n" or "\r.\r"
+// hands on a second message hidden in the first. go-smtp ends DATA only on
+// "\r\n.\r\n", so nothing is split here, but a message carrying a bare LF or a bare CR
+// would be split by the next MTA to read it (a relay, a forward). mxdesk refuses such a
+// message whole, as mox does, rather than normalizing it: a CRLF-speaking sender never
+// produces one, and the bytes stored are the bytes sent.
+func scanMessage(raw []byte, maxHeaderBytes, maxHeaderFields int) error {
+	for i := 0; ; {
+		j := bytes.IndexAny(raw[i:], "\r\n")
+		if j < 0 {
+			break
+		}
+		j += i
+		if raw[j] == '\n' || j+1 == len(raw) || raw[j+1] != '\n' {
+			return errBareNewline
+		}
+		i = j + 2
+	}
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		end = 0
+	}
+	if end < 0 {
+		end = len(raw) // a message that is all header
+	}
+	if end > maxHeaderBytes {
+		return errHeaderTooLarge(fmt.Sprintf("Message header exceeds %d bytes", maxHeaderBytes))
+	}
+	fields, received := 0, 0
+	for line := range bytes.SplitSeq(raw[:end], []byte("\r\n")) {
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		fields++
+		if len(line) >= 9 && bytes.EqualFold(line[:9], []byte("received:")) {
+			received++
+		}
+	}
+	if received > maxReceived {
+		return errLoop
+	}
+	if fields > maxHeaderFields {
+		return errHeaderTooLarge(fmt.Sprintf("Message header has more than %d fields", maxHeaderFields))
+	}
+	return nil
+}
