@@ -59,12 +59,6 @@ func (g *Ingester) afterCustomerMessage(ctx context.Context, tx *sqlx.Tx, ticket
 // only when it comes from an agent (and that agent's domain passes authentication);
 // anything else is kept on the ticket as a refused message for the agents to see.
 func (g *Ingester) agentMail(ctx context.Context, tx *sqlx.Tx, rt Route, in *store.Inbound, pm *Parsed, class Class, sender string, res *Result) (bool, error) {
-	if ok, err := store.TicketExists(ctx, tx, rt.TicketID); err != nil || !ok {
-		if err == nil {
-			err = errors.New("agent reply address names a ticket that does not exist")
-		}
-		return false, err
-	}
 	agent, err := store.AgentByEmail(ctx, tx, sender)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err

@@ -243,6 +243,19 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 	}
 	quarantine := quarantineFlag(in)
 	for _, rt := range routes {
+		if rt.TicketID != 0 {
+			// A valid token for a ticket this database does not have (restored from an
+			// older backup, or another instance with the same secret): the mail is still
+			// for this mailbox, so it opens a ticket instead of failing forever.
+			ok, err := store.TicketExists(ctx, tx, rt.TicketID)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				g.log.Warn("ingest: reply address names a ticket that does not exist; opening a new one", "ticket", rt.TicketID, "inbound_id", in.ID)
+				rt.TicketID, rt.Agent = 0, false
+			}
+		}
 		teamID, err := store.EnsureTeam(ctx, tx, rt.Team)
 		if err != nil {
 			return false, err

@@ -1,0 +1,66 @@
+package ingest
+
+import (
+	"testing"
+
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/store/storetest"
+	"github.com/mxdesk/mxdesk/threading"
+)
+
+func TestAReplyAddressOfAMissingTicketOpensANewOneInsteadOfFailing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 0)
+		for _, role := range []threading.Role{threading.RoleCustomer, threading.RoleAgent} {
+			rcpt := threading.ReplyAddress("support@example.com", h.signer.Token(role, 999))
+			id := h.ingest("alice@example.org", []string{rcpt}, customer(alice, "", "after the restore"))
+			if in := h.inbound(id); in.Status != store.InboundDone {
+				t.Fatalf("role %c: spool row %s (%s), want done", role, in.Status, in.Error)
+			}
+		}
+		if n := h.count("SELECT COUNT(*) FROM tickets"); n != 2 {
+			t.Errorf("%d tickets, want 2 new ones", n)
+		}
+	})
+}
+
+func TestMailToTheAgentsAddressIsRelayedOnlyFromAnAgent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 0)
+		h.g.cfg.TrustedDomains = []string{"example.com"}
+		h.newTicketFromAlice()
+		if _, err := store.UpsertAgent(h.ctx, st.DB, "ana@example.com", "Ana", "Support"); err != nil {
+			t.Fatal(err)
+		}
+		agentAddr := threading.ReplyAddress("support@example.com", h.signer.Token(threading.RoleAgent, 1))
+		tests := []struct {
+			name, from, extra string
+			relayed           bool
+			kind              string
+		}{
+			{"a stranger", "Mallory <mallory@evil.test>", "", false, "agent_rejected"},
+			{"the agent's out-of-office", "Ana <ana@example.com>", "Auto-Submitted: auto-replied", false, "auto"},
+			{"the agent", "Ana <ana@example.com>", "", true, "agent"},
+		}
+		for _, tt := range tests {
+			before := len(h.outbox())
+			raw := "From: " + tt.from + "\r\nTo: " + agentAddr + "\r\nSubject: Re: [#1]\r\n"
+			if tt.extra != "" {
+				raw += tt.extra + "\r\n"
+			}
+			raw += "\r\nTry turning it off.\r\n"
+			h.ingest("x@example.org", []string{agentAddr}, raw)
+			msgs := h.messages(1)
+			last := msgs[len(msgs)-1]
+			var toAlice int
+			for _, o := range h.outbox()[before:] {
+				if o.RcptTo == "alice@example.org" && o.Kind == "agent_reply" {
+					toAlice++
+				}
+			}
+			if (toAlice == 1) != tt.relayed || last.Kind != tt.kind {
+				t.Errorf("%s: %d agent replies to Alice, message kind %q; want relayed %v, kind %q", tt.name, toAlice, last.Kind, tt.relayed, tt.kind)
+			}
+		}
+	})
+}
