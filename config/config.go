@@ -42,12 +42,13 @@ type Config struct {
 	SMTP      SMTP      `toml:"smtp"`
 	Mailboxes []Mailbox `toml:"mailboxes"`
 	// Agents answer tickets by email. `mxdesk agent add` adds more at run time.
-	Agents []Agent `toml:"agents"`
-	Outbound  Outbound  `toml:"outbound"`
-	Brand     Brand     `toml:"brand"`
-	Portal    Portal    `toml:"portal"`
-	Metrics   Metrics   `toml:"metrics"`
-	DNS       DNS       `toml:"dns"`
+	Agents   []Agent  `toml:"agents"`
+	Outbound Outbound `toml:"outbound"`
+	Brand    Brand    `toml:"brand"`
+	Tickets  Tickets  `toml:"tickets"`
+	Portal   Portal   `toml:"portal"`
+	Metrics  Metrics  `toml:"metrics"`
+	DNS      DNS      `toml:"dns"`
 	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
 	// authenticated without DKIM or SPF (customers who cannot sign their
 	// mail). Their From can be forged by anyone: list as few as possible.
@@ -148,6 +149,16 @@ type Outbound struct {
 	TemplatesDir string `toml:"templates_dir"`
 	// DefaultLanguage is used for contacts whose language is not known.
 	DefaultLanguage string `toml:"default_language"`
+}
+
+// Tickets configures the life of a ticket.
+type Tickets struct {
+	// AutoCloseAfter is how long a Resolved ticket waits for the customer before it
+	// is closed automatically (the auto-close job).
+	AutoCloseAfter Duration `toml:"auto_close_after"`
+	// ReopenWindow is how long after closing a customer's reply reopens the ticket;
+	// later replies open a new ticket linked to the old one.
+	ReopenWindow Duration `toml:"reopen_window"`
 }
 
 // Brand is how notifications look: the name they are signed with, a logo and
@@ -282,6 +293,7 @@ func base() *Config {
 			DefaultLanguage: "en",
 		},
 		Brand:   Brand{Color: "#1f6feb"},
+		Tickets: Tickets{AutoCloseAfter: Duration{7 * 24 * time.Hour}, ReopenWindow: Duration{30 * 24 * time.Hour}},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 		Portal: Portal{
 			Listen: "127.0.0.1:8080",

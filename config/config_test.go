@@ -60,7 +60,8 @@ func TestDefaults(t *testing.T) {
 			RetrySchedule:   Durations{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}, {4 * time.Hour}},
 			DefaultLanguage: "en",
 		},
-		Brand: Brand{Color: "#1f6feb"},
+		Brand:   Brand{Color: "#1f6feb"},
+		Tickets: Tickets{AutoCloseAfter: Duration{7 * 24 * time.Hour}, ReopenWindow: Duration{30 * 24 * time.Hour}},
 		Portal: Portal{
 			Listen:  "127.0.0.1:8080",
 			BaseURL: "http://127.0.0.1:8080",

@@ -122,6 +122,13 @@ templates_dir = ""
 # Language of notifications when the contact's is unknown: en or de.
 default_language = "en"
 
+[tickets]
+# A Resolved ticket is closed automatically after this long without an answer.
+auto_close_after = "168h"
+# A reply this long after a ticket was closed reopens it; a later one opens a new
+# ticket linked to the old one.
+reopen_window = "720h"
+
 [brand]
 # Name notifications are signed with. Default: the name in outbound.from.
 name = ""

@@ -101,6 +101,8 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("outbound.retry_max", checkPositive(c.Outbound.RetryMax.Duration))
 	check("outbound.max_auto_per_hour", checkPositive(c.Outbound.MaxAutoPerHour))
 	check("outbound.retry_schedule", checkSchedule(c.Outbound.RetrySchedule))
+	check("tickets.auto_close_after", checkPositive(c.Tickets.AutoCloseAfter.Duration))
+	check("tickets.reopen_window", checkPositive(c.Tickets.ReopenWindow.Duration))
 	seenAgent := map[string]bool{}
 	for i, a := range c.Agents {
 		key := fmt.Sprintf("agents[%d]", i)
