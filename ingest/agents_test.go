@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
@@ -61,6 +63,33 @@ func TestMailToTheAgentsAddressIsRelayedOnlyFromAnAgent(t *testing.T) {
 			if (toAlice == 1) != tt.relayed || last.Kind != tt.kind {
 				t.Errorf("%s: %d agent replies to Alice, message kind %q; want relayed %v, kind %q", tt.name, toAlice, last.Kind, tt.relayed, tt.kind)
 			}
+		}
+	})
+}
+
+func TestAReplyToATicketClosedLongAgoOpensALinkedOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 0)
+		h.g.cfg.ReopenWindow = 24 * time.Hour
+		h.newTicketFromAlice()
+		reply := threading.ReplyAddress("support@example.com", h.signer.Token(threading.RoleCustomer, 1))
+		for i, closedAgo := range []time.Duration{time.Hour, 48 * time.Hour} {
+			st.DB.MustExec(st.DB.Rebind("UPDATE tickets SET status = 'closed', closed_at = ? WHERE id = 1"), time.Now().UTC().Add(-closedAgo))
+			h.ingest("alice@example.org", []string{reply}, customer(alice, fmt.Sprintf("late-%d@example.org", i), "Re: [#1] Printer on fire"))
+			if i == 0 {
+				if tk := h.ticket(1); len(h.messages(1)) != 2 || tk.Status != "open" {
+					t.Errorf("ticket 1: %d messages, status %s; want the recent reply to reopen it", len(h.messages(1)), tk.Status)
+				}
+			}
+		}
+		if n := len(h.messages(1)); n != 2 {
+			t.Errorf("ticket 1 has %d messages after the late reply, want 2", n)
+		}
+		if n := h.count("SELECT COUNT(*) FROM tickets"); n != 2 {
+			t.Fatalf("%d tickets, want the late reply in a new one", n)
+		}
+		if tk2 := h.ticket(2); tk2.LinkedTicketID == nil || *tk2.LinkedTicketID != 1 {
+			t.Errorf("ticket 2 linked to %v, want 1", tk2.LinkedTicketID)
 		}
 	})
 }

@@ -47,6 +47,9 @@ type Config struct {
 	// Tickets queues the notifications of ticket changes. When nil, one is built from
 	// Composer, Signer and MaxAutoPerHour (without signed links).
 	Tickets *ticket.Service
+	// ReopenWindow is how long after closing a reply reopens a ticket; a later reply
+	// opens a new ticket linked to the old one. Zero: always reopen.
+	ReopenWindow time.Duration
 	// TrustedDomains are sender domains whose unauthenticated mail counts as authenticated.
 	TrustedDomains []string
 	// OnOutbox is called after a transaction that queued mail (the outbound worker wakes).
@@ -293,6 +296,17 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		contactID, err := store.UpsertContact(ctx, tx, sender, pm.From.Name)
 		if err != nil {
 			return false, err
+		}
+		if dec.TicketID != 0 && !class.Automatic {
+			// A reply long after the ticket was closed is a new matter: a new ticket,
+			// linked to the old one, instead of waking a conversation everyone forgot.
+			old, err := store.GetTicket(ctx, tx, dec.TicketID)
+			if err != nil {
+				return false, err
+			}
+			if old.Status == ticket.StatusClosed && old.ClosedAt != nil && g.cfg.ReopenWindow > 0 && t.Sub(*old.ClosedAt) > g.cfg.ReopenWindow {
+				dec = threading.Decision{Reason: "closed-long-ago", Pointed: old.ID}
+			}
 		}
 		ticketID := dec.TicketID
 		created := ticketID == 0

@@ -37,6 +37,9 @@ type Input struct {
 	Authenticated bool
 }
 
+// ByForward is the reason for a new ticket opened for a forwarded message.
+const ByForward = "forward"
+
 // Reasons a Decision gives; they end up in events and logs.
 const (
 	ByReplyAddress = "reply-address"
@@ -66,6 +69,11 @@ type Decision struct {
 func Decide(ctx context.Context, in Input, l Lookup) (Decision, error) {
 	if in.TokenTicket != 0 {
 		return Decision{TicketID: in.TokenTicket, Reason: ByReplyAddress}, nil
+	}
+	if IsForward(in.Subject) {
+		// A forward is someone handing us a new matter, even when it carries an old
+		// ticket's tag or threading headers: a new ticket for the forwarder.
+		return Decision{Reason: ByForward}, nil
 	}
 	var weak []Decision
 	for _, id := range append(append([]string(nil), in.InReplyTo...), in.References...) {

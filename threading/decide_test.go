@@ -56,6 +56,9 @@ func TestDecideFollowsTheTrustRule(t *testing.T) {
 		{"subject tag from a cc participant", Input{Subject: "[#2]", Sender: "carol@example.net", Authenticated: true}, 2, BySubjectTag, false, 0},
 		{"subject tag naming no ticket", Input{Subject: "[#99] hello", Sender: "alice@example.org", Authenticated: true}, 0, NewTicket, false, 0},
 		{"brand-new mail", Input{Subject: "Printer on fire", Sender: "alice@example.org", Authenticated: true}, 0, NewTicket, false, 0},
+		{"forward of our acknowledgement with the tag, by the contact", Input{Subject: "Fwd: [#1] printer", InReplyTo: []string{"ack-1@mxdesk"}, Sender: "alice@example.org", Authenticated: true}, 0, ByForward, false, 0},
+		{"German forward prefix", Input{Subject: "WG: [#2] Drucker", Sender: "bob@example.net", Authenticated: true}, 0, ByForward, false, 0},
+		{"forward still goes to a signed reply address", Input{TokenTicket: 2, Subject: "Fwd: x"}, 2, ByReplyAddress, false, 0},
 		{"unknown references only", Input{References: []string{"unknown@elsewhere"}, Sender: "alice@example.org"}, 0, NewTicket, false, 0},
 	}
 	for _, tt := range tests {
@@ -111,6 +114,18 @@ func TestSubjectTag(t *testing.T) {
 	for subj, want := range tests {
 		if got := SubjectTag(subj); got != want {
 			t.Errorf("SubjectTag(%q) = %d, want %d", subj, got, want)
+		}
+	}
+}
+
+func TestIsForward(t *testing.T) {
+	for subj, want := range map[string]bool{
+		"Fwd: hello": true, "FW: hello": true, "WG: Rechnung": true, "TR: facture": true, "RV: factura": true,
+		"Doorst: factuur": true, "Enc: fatura": true, "[EXT] Fwd: x": true,
+		"Re: hello": false, "AW: Rechnung": false, "SV: faktura": false, "VS: lasku": false, "Forward planning": false, "TRUCK: x": false,
+	} {
+		if got := IsForward(subj); got != want {
+			t.Errorf("IsForward(%q) = %v, want %v", subj, got, want)
 		}
 	}
 }

@@ -63,3 +63,11 @@ func SubjectTag(subject string) int64 {
 func StripSubjectTag(subject string) string {
 	return strings.Join(strings.Fields(subjectTag.ReplaceAllString(subject, "")), " ")
 }
+
+// forwardPrefix matches the forward markers mail clients put before a subject, in the
+// languages PITFALLS lists: Fwd/Fw (English), WG (German), TR (French), RV (Spanish),
+// Doorst (Dutch), Enc (Portuguese). Reply markers (Re, AW, SV, VS, Réf) are not forwards.
+var forwardPrefix = regexp.MustCompile(`(?i)^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|doorst|enc)\s*:`)
+
+// IsForward reports whether a subject says the message forwards another one.
+func IsForward(subject string) bool { return forwardPrefix.MatchString(subject) }

@@ -98,7 +98,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	}, log)
 	ing := ingest.New(st, ingest.Config{
 		Resolve: router.Resolve, Own: router.Own, Tickets: tickets, OnOutbox: worker.Wake,
-		TrustedDomains: cfg.TrustedUnauthenticatedDomains,
+		TrustedDomains: cfg.TrustedUnauthenticatedDomains, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
 	}, log)
 	spool := st.NewSpool(ing.Notify)
 	smtpCfg, err := smtpConfig(cfg, router.Check)
