@@ -96,8 +96,9 @@ require_tls = false
 tls_listen = ""
 
 [outbound]
-# host:port of the SMTP relay for outgoing mail. Empty writes outgoing mail
-# to the log instead of sending it.
+# host:port of the SMTP relay for outgoing mail. "mx" delivers straight to
+# each recipient domain's MX hosts (port 25, STARTTLS when offered). Empty
+# writes outgoing mail to the log instead of sending it.
 relay = ""
 # Sender of outgoing mail. Default: "Support <support@" + domain + ">".
 #from = "Support <support@localhost>"

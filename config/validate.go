@@ -94,7 +94,7 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 		}
 	}
 
-	if c.Outbound.Relay != "" {
+	if c.Outbound.Relay != "" && c.Outbound.Relay != "mx" {
 		check("outbound.relay", checkHostPort(c.Outbound.Relay, false))
 	}
 	check("outbound.from", checkFrom(c.Outbound.From))
@@ -131,7 +131,7 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	if (c.Outbound.RelayUsername == "") != (c.Outbound.RelayPassword == "") {
 		check("outbound.relay_username", errors.New("relay_username and relay_password go together"))
 	}
-	if c.Outbound.RelayUsername != "" && c.Outbound.Relay == "" {
+	if c.Outbound.RelayUsername != "" && (c.Outbound.Relay == "" || c.Outbound.Relay == "mx") {
 		check("outbound.relay_username", errors.New("set outbound.relay too: AUTH is for a relay"))
 	}
 	if c.Outbound.DefaultLanguage != "en" && c.Outbound.DefaultLanguage != "de" {

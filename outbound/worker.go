@@ -40,6 +40,12 @@ type WorkerConfig struct {
 	Metrics *Metrics
 	// Concurrency is how many deliveries run at once (default 8).
 	Concurrency int
+	// Resolver and NotFound serve Relay "mx": MX lookups, and telling "no such record"
+	// (deliver to the domain itself) from a failure (try later).
+	Resolver MXResolver
+	NotFound func(error) bool
+	// MXPort is the port of MX hosts: 25, except in tests.
+	MXPort int
 }
 
 // Worker delivers outbox rows. One per process; on PostgreSQL, replicas claim disjoint rows.
@@ -62,6 +68,9 @@ func NewWorker(st *store.Store, cfg WorkerConfig, log *slog.Logger) *Worker {
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "localhost"
+	}
+	if cfg.MXPort == 0 {
+		cfg.MXPort = 25
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
@@ -148,13 +157,16 @@ func (w *Worker) deliverRow(ctx context.Context, o *store.Outbox) store.Delivery
 		raw, err = w.cfg.DKIM.Sign(o.Raw)
 	}
 	if err == nil {
-		if w.cfg.Relay == "" {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		switch w.cfg.Relay {
+		case "":
 			w.logMail(log, o)
-		} else {
-			dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		case RelayMX:
+			err = w.sendMX(dctx, o, raw)
+		default:
 			err = w.send(dctx, o, raw)
-			cancel()
 		}
+		cancel()
 	}
 	if err == nil {
 		if w.cfg.Relay != "" {
@@ -222,24 +234,9 @@ func (w *Worker) send(ctx context.Context, o *store.Outbox, raw []byte) error {
 			return err
 		}
 	}
-	if err := c.Mail(o.MailFrom, nil); err != nil {
-		return fmt.Errorf("relay %s: MAIL FROM: %w", w.cfg.Relay, err)
+	if err := transact(c, o, raw); err != nil {
+		return fmt.Errorf("relay %s: %w", w.cfg.Relay, err)
 	}
-	if err := c.Rcpt(o.RcptTo, nil); err != nil {
-		return fmt.Errorf("relay %s: RCPT TO: %w", w.cfg.Relay, err)
-	}
-	wc, err := c.Data()
-	if err != nil {
-		return fmt.Errorf("relay %s: DATA: %w", w.cfg.Relay, err)
-	}
-	if _, err := wc.Write(raw); err != nil {
-		return fmt.Errorf("relay %s: DATA: %w", w.cfg.Relay, err)
-	}
-	if err := wc.Close(); err != nil {
-		return fmt.Errorf("relay %s: end of DATA: %w", w.cfg.Relay, err)
-	}
-	// The mail is accepted; a failed QUIT changes nothing.
-	_ = c.Quit()
 	return nil
 }
 

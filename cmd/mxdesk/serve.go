@@ -22,6 +22,7 @@ import (
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/portal"
+	"github.com/mxdesk/mxdesk/resolver"
 	"github.com/mxdesk/mxdesk/smtpd"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/threading"
@@ -83,6 +84,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 			return err
 		}
 	}
+	// One resolver for every DNS question mxdesk asks ([dns] server).
+	dnsResolver, err := resolver.New(resolver.Config{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.Duration})
+	if err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	router := ingest.NewRouter(cfg.Mailboxes, signer)
@@ -90,6 +96,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		Relay: cfg.Outbound.Relay, Hostname: cfg.SMTP.Hostname, RetryMax: cfg.Outbound.RetryMax.Duration,
 		RetrySchedule: cfg.Outbound.RetrySchedule.Std(), Username: cfg.Outbound.RelayUsername,
 		Password: cfg.Outbound.RelayPassword, DKIM: dkimKey, Metrics: outbound.NewMetrics(reg, st),
+		Resolver: dnsResolver, NotFound: resolver.IsNotFound,
 	}, log)
 	links := ticket.NewLinks(secret, cfg.Portal.BaseURL)
 	tickets := ticket.New(st, ticket.Config{
