@@ -87,19 +87,6 @@ const maxAttributionLen = 400
 const maxSignatureLines = 20
 
 var (
-	// attributionVerb matches the end of an attribution line in the languages mail clients
-	// ship: English "wrote:", German "schrieb Name <addr>:" (the name may follow the verb),
-	// French "a écrit :", Spanish "escribió:", Dutch "schreef"/"het volgende geschreven:",
-	// Scandinavian "skrev", Italian "ha scritto:", Portuguese "escreveu:", Polish
-	// "napisał(a):"/"pisze:", Russian "написал(а):"/"пишет:", Czech, Finnish, Hungarian,
-	// Turkish, Chinese "写道：", Japanese "のメッセージ:", Korean "작성:".
-	attributionVerb = regexp.MustCompile(`(?i)(wrote|writes|schrieb|schreef|geschreven|skrev|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse|napisał(a|\(a\))?|pisze|написал(а|\(а\))?|пишет|napsal(a|\(a\))?|kirjoitti|írta|yazdı|写道|寫道|のメッセージ|작성)[^:：]*[:：]$`)
-
-	// attributionAddress matches attributions with no verb at all, a date and an address
-	// ending in a colon: Yandex `26.06.2014, 14:41, "Name" <a@b>:`, mail.ru
-	// "… от Name <a@b>:", Gmail in Japanese "2020年3月12日(木) 10:00 Name <a@b>:".
-	attributionAddress = regexp.MustCompile(`[^\s<>"@]+@[^\s<>"@]+\.[^\s<>"@]+>?\s*[:：]$`)
-
 	// attributionStart is how a wrapped attribution begins; it keeps a paragraph that merely
 	// starts with "On" (email_reply_parser greedy_on) from being joined into one.
 	attributionStart = regexp.MustCompile(`^(?i:on|am|le|el|op|den|il|em|w\s+dniu|dne|в|el\s+día|\d)`)
@@ -109,10 +96,6 @@ var (
 
 	// separatorLine is the rule Outlook draws above its header block: underscores, dashes.
 	separatorLine = regexp.MustCompile(`^\s*([-_=]\s*){5,}$`)
-
-	// headerLabel matches one line of an Outlook-style header block and names the field.
-	// The bold markers are how Outlook's HTML-to-text conversion renders <b>From:</b>.
-	headerLabel = regexp.MustCompile(`^\s*\*?\s*(?i:(from|von|de|da|van|från|fra|od|от|lähettäjä|feladó|kimden|afzender|remitente|mittente|差出人|发件人|寄件者|보낸\s*사람)|(sent|date|datum|gesendet|envoyé|enviado|fecha|data|inviato|verzonden|skickat|sendt|wysłano|отправлено|дата|lähetetty|elküldve|tarih|gönderildi|送信日時|日付|发送时间|日期|보낸\s*날짜)|(to|an|à|a|para|aan|till|til|do|кому|vastaanottaja|címzett|kime|宛先|收件人|받는\s*사람)|(subject|betreff|objet|asunto|oggetto|onderwerp|ämne|emne|temat|тема|aihe|tárgy|konu|assunto|件名|主题|主旨|제목)|(cc|kopie|kopia|копия))\s*\*?\s*[:：]`)
 
 	// sentFrom matches the one-line signatures mobile clients append. The word limit keeps
 	// "Sent from my desk, is much easier…" (a sentence) as content.
@@ -126,7 +109,23 @@ var (
 	underscoreRule = regexp.MustCompile(`^\s*_{5,}\s*$`)
 )
 
-// fieldFrom etc. are headerLabel's submatch groups.
+// attributionVerbs end an attribution line in the languages mail clients ship: English
+// "wrote:", German "schrieb Name <addr>:" (the name may follow the verb), French "a écrit :",
+// Spanish "escribió:", Dutch "schreef"/"het volgende geschreven:", Scandinavian "skrev",
+// Italian "ha scritto:", Portuguese "escreveu:", Polish "napisał(a):"/"pisze:", Russian
+// "написал(а):"/"пишет:", Czech, Finnish, Hungarian, Turkish, Chinese "写道：", Japanese
+// "のメッセージ:", Korean "작성:". They are matched as lower-case substrings after the last
+// colon but one (times such as 16:19 come before the verb); a regexp with (?i) and this
+// many alternatives costs microseconds per byte in Go's backtracker.
+var attributionVerbs = []string{
+	"wrote", "writes", "schrieb", "schreef", "geschreven", "skrev", "a écrit", "escribió",
+	"escreveu", "ha scritto", "scrisse", "napisał", "pisze", "написал", "пишет", "napsal",
+	"kirjoitti", "írta", "yazdı", "写道", "寫道", "のメッセージ", "작성",
+}
+
+// Header block fields, and the labels Outlook uses for them in the languages it ships.
+// The bold markers around a label are how Outlook's HTML-to-text conversion renders
+// <b>From:</b>.
 const (
 	fieldFrom = 1 + iota
 	fieldDate
@@ -134,6 +133,22 @@ const (
 	fieldSubject
 	fieldCc
 )
+
+var headerLabels = func() map[string]int {
+	m := map[string]int{}
+	for f, labels := range map[int]string{
+		fieldFrom:    "from von de da van från fra od от lähettäjä feladó kimden afzender remitente mittente 差出人 发件人 寄件者 보낸_사람",
+		fieldDate:    "sent date datum gesendet envoyé enviado fecha data inviato verzonden skickat sendt wysłano отправлено дата lähetetty elküldve tarih gönderildi 送信日時 日付 发送时间 日期 보낸_날짜",
+		fieldTo:      "to an à a para aan till til do кому vastaanottaja címzett kime 宛先 收件人 받는_사람",
+		fieldSubject: "subject betreff objet asunto oggetto onderwerp ämne emne temat тема aihe tárgy konu assunto 件名 主题 主旨 제목",
+		fieldCc:      "cc kopie kopia копия",
+	} {
+		for _, l := range strings.Fields(labels) {
+			m[strings.ReplaceAll(l, "_", " ")] = f
+		}
+	}
+	return m
+}()
 
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
@@ -159,7 +174,7 @@ func attributionAt(lines []string, i int) int {
 		if k == 1 {
 			joined = strings.TrimSpace(l)
 		} else {
-			if !attributionStart.MatchString(joined) {
+			if !attributionStart.MatchString(firstBytes(joined, 16)) {
 				return 0
 			}
 			joined += " " + strings.TrimSpace(l)
@@ -182,12 +197,36 @@ const attributionTail = 160
 
 func isAttribution(s string) bool {
 	s = strings.TrimSpace(strings.TrimLeft(s, "*# "))
-	if !strings.HasSuffix(s, ":") && !strings.HasSuffix(s, "：") {
-		return false
+	rest, ok := strings.CutSuffix(s, ":")
+	if !ok {
+		if rest, ok = strings.CutSuffix(s, "："); !ok {
+			return false
+		}
 	}
-	tail := lastBytes(s, attributionTail)
-	return attributionVerb.MatchString(tail) ||
-		(strings.ContainsAny(s, "0123456789") && attributionAddress.MatchString(tail))
+	tail := lastBytes(rest, attributionTail)
+	if strings.ContainsAny(s, "0123456789") && endsWithAddress(tail) {
+		return true
+	}
+	if i := strings.LastIndexAny(tail, ":："); i >= 0 {
+		tail = tail[i+1:]
+	}
+	tail = strings.Join(strings.Fields(strings.ToLower(tail)), " ")
+	for _, v := range attributionVerbs {
+		if strings.Contains(tail, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// endsWithAddress reports whether s ends in an address: attributions with no verb at all
+// are a date, a name and an address before the colon: Yandex `26.06.2014, 14:41, "Name"
+// <a@b>:`, mail.ru "… от Name <a@b>:", Gmail in Japanese "2020年3月12日(木) 10:00 Name <a@b>:".
+func endsWithAddress(s string) bool {
+	s = strings.TrimSuffix(strings.TrimRight(s, " \t"), ">")
+	tok := s[strings.LastIndexAny(s, " \t<\"")+1:]
+	at := strings.IndexByte(tok, '@')
+	return at > 0 && strings.Contains(tok[at+1:], ".") && !strings.Contains(tok[at+1:], "@")
 }
 
 // lastBytes returns about the last n bytes of s, starting at a rune boundary.
@@ -222,13 +261,17 @@ func isOriginalMessage(s string) bool { return isSeparatorish(s) && originalMess
 
 func isSeparatorLine(s string) bool { return isSeparatorish(s) && separatorLine.MatchString(s) }
 
-// headerField returns headerLabel's submatches for a line that has a colon near its start.
-func headerField(s string) []string {
+// headerField names the field of an Outlook header block line ("From: …", "*Sent:* …"),
+// or returns 0.
+func headerField(s string) int {
 	head := firstBytes(s, 48)
-	if !strings.ContainsAny(head, ":：") {
-		return nil
+	i := strings.IndexAny(head, ":：")
+	if i < 0 || i > 24 { // the longest label, "*Vastaanottaja*", is shorter
+		return 0
 	}
-	return headerLabel.FindStringSubmatch(head)
+	label := strings.Trim(head[:i], " \t*")
+	label = strings.Join(strings.Fields(strings.ToLower(label)), " ")
+	return headerLabels[label]
 }
 
 // isSentFrom and isDashSignoff look only at short lines, as the lines they match are.
@@ -258,17 +301,17 @@ func attributionEndingAt(lines []string, j int) int {
 // (or Date, as Hotmail orders it) line followed within a few lines by at least two other
 // distinct fields, one of them From.
 func headerBlockAt(lines []string, i int) bool {
-	m := headerField(lines[i])
-	if m == nil || (m[fieldFrom] == "" && m[fieldDate] == "") {
+	if f := headerField(lines[i]); f != fieldFrom && f != fieldDate {
 		return false
 	}
-	seen := map[int]bool{}
+	var seen [fieldCc + 1]bool
+	distinct := 0
 	for j, gap := i, 0; j < len(lines) && j < i+10; j++ {
 		if isBlank(lines[j]) || isQuoted(lines[j]) {
 			break
 		}
-		m := headerField(lines[j])
-		if m == nil {
+		f := headerField(lines[j])
+		if f == 0 {
 			// One wrapped line (a long To: list) is tolerated, two are not.
 			if gap++; gap > 1 {
 				break
@@ -276,13 +319,12 @@ func headerBlockAt(lines []string, i int) bool {
 			continue
 		}
 		gap = 0
-		for f := fieldFrom; f <= fieldCc; f++ {
-			if m[f] != "" {
-				seen[f] = true
-			}
+		if !seen[f] {
+			seen[f] = true
+			distinct++
 		}
 	}
-	return seen[fieldFrom] && len(seen) >= 3
+	return seen[fieldFrom] && distinct >= 3
 }
 
 // hardCut returns the index of the first line of a reply header that introduces the whole
@@ -302,7 +344,7 @@ func hardCut(lines []string) int {
 			if headerBlockAt(lines, i) {
 				return separatorAbove(lines, i)
 			}
-			if k := attributionAt(lines, i); k > 0 && attributionStart.MatchString(strings.TrimSpace(l)) {
+			if k := attributionAt(lines, i); k > 0 && attributionStart.MatchString(firstBytes(strings.TrimSpace(l), 16)) {
 				next := i + k
 				for next < len(lines) && isBlank(lines[next]) {
 					next++

@@ -56,8 +56,8 @@ func StripHTML(src string) string {
 		return src
 	}
 	visible := false
-	for _, t := range texts[start:end] {
-		if !isBlank(t) {
+	for i, t := range texts[start:end] {
+		if !isBlank(t) && !lines[start+i].synthetic {
 			visible = true
 			break
 		}
@@ -162,9 +162,10 @@ var replyHeaderIDs = []string{"divRplyFwdMsg", "appendonsend", "OLK_SRC_BODY_SEC
 // htmlLine is one line of the laid-out body; anchor is its first node, from which a cut
 // removes everything to the end of the document.
 type htmlLine struct {
-	anchor *html.Node
-	quoted bool
-	b      strings.Builder
+	anchor    *html.Node
+	quoted    bool
+	synthetic bool // a marker, not text anyone wrote
+	b         strings.Builder
 }
 
 func (l *htmlLine) text() string {
@@ -203,12 +204,14 @@ func (lo *layout) anchor(n *html.Node, quoted bool) {
 	}
 }
 
+// synthetic emits a marker line anchored to n; n's own content follows on lines anchored
+// to its children, so that a cut below the marker keeps the marker's element.
 func (lo *layout) synthetic(n *html.Node, quoted bool, text string) {
 	lo.newLine()
 	lo.anchor(n, quoted)
+	lo.cur.synthetic = true
 	lo.cur.b.WriteString(text)
 	lo.newLine()
-	lo.anchor(n, quoted) // the element's own content continues on a line anchored to it
 }
 
 // layoutLines lays out the body as lines. Depth is bounded by htmlWithinLimits.

@@ -40,8 +40,10 @@ func conversation(ctx context.Context, tx *sqlx.Tx, ticketID int64) ([]outbound.
 			from = m.FromName + " <" + m.FromAddr + ">"
 		}
 		text := threading.StripText(m.Text)
-		if m.Kind == "agent" || m.Kind == "note" {
-			text = m.Text // already what the agent meant to say
+		if m.Kind == "agent" || m.Kind == "note" || threading.IsForward(m.Subject) {
+			// An agent's text is already what they meant to say; a forward is all
+			// "quote", and the quote is the point.
+			text = m.Text
 		}
 		out = append(out, outbound.Entry{From: from, When: m.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"),
 			Text: strings.TrimSpace(text), Internal: m.Kind == "note"})
@@ -165,6 +167,9 @@ func (s *Service) HandleAgentMail(ctx context.Context, tx *sqlx.Tx, ticketID int
 				return false, err
 			}
 			if err := store.InsertEvent(ctx, tx, tk.ID, "priority_changed", actor, jsonObj("from", tk.Priority, "to", c.Arg)); err != nil {
+				return false, err
+			}
+			if err := s.PriorityChanged(ctx, tx, tk.ID); err != nil {
 				return false, err
 			}
 		case "assign":
