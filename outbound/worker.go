@@ -61,7 +61,9 @@ type Worker struct {
 // NewWorker returns a worker over st.
 func NewWorker(st *store.Store, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Poll <= 0 {
-		cfg.Poll = 30 * time.Second
+		// A due-row query on an index: cheap enough that a retry queued by the CLI (another
+		// process, which cannot wake this one) goes out within seconds.
+		cfg.Poll = 5 * time.Second
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = 48 * time.Hour

@@ -15,6 +15,7 @@ const (
 	OutboxSent       = "sent"
 	OutboxFailed     = "failed"     // permanent: recorded and visible, never retried
 	OutboxSuppressed = "suppressed" // automatic mail held back by the loop guard
+	OutboxDropped    = "dropped"    // an operator decided it must not be sent
 )
 
 // Outbox is one mail to send, written in the transaction of the change that caused it.
@@ -208,4 +209,27 @@ func (s *Store) CountOutbox(ctx context.Context, statuses ...string) (int, error
 		return 0, fmt.Errorf("count outbox: %w", err)
 	}
 	return n, nil
+}
+
+// RetryOutbox makes a waiting, failed or suppressed row due now; it reports false for a
+// row that was sent, dropped or does not exist.
+func (s *Store) RetryOutbox(ctx context.Context, id int64) (bool, error) {
+	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, next_attempt_at = ?, created_at = CASE WHEN status = ? THEN ? ELSE created_at END
+		WHERE id = ? AND status IN (?, ?, ?)`), OutboxPending, now(), OutboxFailed, now(), id, OutboxPending, OutboxFailed, OutboxSuppressed)
+	if err != nil {
+		return false, fmt.Errorf("outbox %d: retry: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DropOutbox marks a row that has not been sent as never to be sent.
+func (s *Store) DropOutbox(ctx context.Context, id int64) (bool, error) {
+	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ? WHERE id = ? AND status IN (?, ?, ?)`),
+		OutboxDropped, id, OutboxPending, OutboxFailed, OutboxSuppressed)
+	if err != nil {
+		return false, fmt.Errorf("outbox %d: drop: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

@@ -39,7 +39,9 @@ Commands:
                             the inbound spool (failed rows show their error)
   queue outbound [--json] [--status S]
                             the outbox: mail sent, pending, failed, bounced
-  queue retry ID            retry a failed inbound spool row now
+  queue retry [inbound] ID  retry a failed inbound spool row now
+  queue retry outbound ID   send a deferred, failed or suppressed mail now (same Message-ID)
+  queue drop outbound ID    never send that mail
 
 Configuration:
   --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:

@@ -10,9 +10,15 @@ import (
 
 func cmdQueue(ctx context.Context, cfgPath string, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"want 'queue inbound', 'queue outbound' or 'queue retry ID'"}
+		return usageError{"want 'queue inbound', 'queue outbound', 'queue retry [inbound] ID', 'queue retry outbound ID' or 'queue drop outbound ID'"}
 	}
 	which := args[0]
+	if (which == "retry" || which == "drop") && len(args) > 1 && args[1] == "outbound" {
+		return cmdQueueOutbound(ctx, cfgPath, which, args[2:], stdout)
+	}
+	if which == "retry" && len(args) > 1 && args[1] == "inbound" {
+		args = append([]string{"retry"}, args[2:]...)
+	}
 	if which == "retry" {
 		return cmdQueueRetry(ctx, cfgPath, args[1:], stdout)
 	}
