@@ -256,4 +256,3 @@ func (s *Server) fail(w http.ResponseWriter, l string, err error) {
 	text := map[string]string{"en": "Please try again in a few minutes.", "de": "Bitte versuchen Sie es in einigen Minuten noch einmal."}[l]
 	s.message(w, http.StatusInternalServerError, l, title, text)
 }
-
