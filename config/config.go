@@ -46,6 +46,12 @@ type Config struct {
 	Outbound Outbound `toml:"outbound"`
 	Brand    Brand    `toml:"brand"`
 	Tickets  Tickets  `toml:"tickets"`
+	// Hours, SLA, Feedback and Jobs: the SLA clock and the background jobs
+	// (see schedule.go).
+	Hours    Hours    `toml:"hours"`
+	SLA      SLA      `toml:"sla"`
+	Feedback Feedback `toml:"feedback"`
+	Jobs     Jobs     `toml:"jobs"`
 	Portal   Portal   `toml:"portal"`
 	Metrics  Metrics  `toml:"metrics"`
 	DNS      DNS      `toml:"dns"`
@@ -149,6 +155,9 @@ type Outbound struct {
 	TemplatesDir string `toml:"templates_dir"`
 	// DefaultLanguage is used for contacts whose language is not known.
 	DefaultLanguage string `toml:"default_language"`
+	// SentRetention is how long a delivered mail keeps its body; the cleanup
+	// job empties older ones (the row and its Message-ID stay, for threading).
+	SentRetention Duration `toml:"sent_retention"`
 }
 
 // Tickets configures the life of a ticket.
@@ -291,10 +300,15 @@ func base() *Config {
 			MaxAutoPerHour:  10,
 			RetrySchedule:   Durations{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}, {4 * time.Hour}},
 			DefaultLanguage: "en",
+			SentRetention:   Duration{90 * 24 * time.Hour},
 		},
-		Brand:   Brand{Color: "#1f6feb"},
-		Tickets: Tickets{AutoCloseAfter: Duration{7 * 24 * time.Hour}, ReopenWindow: Duration{30 * 24 * time.Hour}},
-		Metrics: Metrics{Listen: "127.0.0.1:9325"},
+		Brand:    Brand{Color: "#1f6feb"},
+		Tickets:  Tickets{AutoCloseAfter: Duration{7 * 24 * time.Hour}, ReopenWindow: Duration{30 * 24 * time.Hour}},
+		Hours:    defaultHours(),
+		SLA:      defaultSLA(),
+		Feedback: Feedback{Delay: Duration{time.Hour}},
+		Jobs:     defaultJobs(),
+		Metrics:  Metrics{Listen: "127.0.0.1:9325"},
 		Portal: Portal{
 			Listen: "127.0.0.1:8080",
 		},

@@ -122,6 +122,9 @@ dkim_key = ""
 templates_dir = ""
 # Language of notifications when the contact's is unknown: en or de.
 default_language = "en"
+# Delivered mail keeps its body this long; the cleanup job then empties it
+# (the row and its Message-ID stay: replies to it still thread).
+sent_retention = "2160h"
 
 [tickets]
 # A Resolved ticket is closed automatically after this long without an answer.
@@ -129,6 +132,51 @@ auto_close_after = "168h"
 # A reply this long after a ticket was closed reopens it; a later one opens a new
 # ticket linked to the old one.
 reopen_window = "720h"
+
+[hours]
+# When the team works; the SLA clock runs only then. An IANA time zone (its
+# wall clock, daylight saving included), then each day as "HH:MM-HH:MM",
+# several spans for a split day ("09:00-12:00,13:00-17:00"), "" for a day off.
+time_zone = "UTC"
+monday = "09:00-17:00"
+tuesday = "09:00-17:00"
+wednesday = "09:00-17:00"
+thursday = "09:00-17:00"
+friday = "09:00-17:00"
+saturday = ""
+sunday = ""
+# Dates in time_zone on which nobody works, e.g. ["2026-12-24", "2026-12-25"].
+holidays = []
+
+# SLA targets per priority in working time. One working day ("1 d") is
+# written 8h: a fixed eight working hours, whatever the day's hours.
+[sla.urgent]
+first_response = "1h"
+resolution = "4h"
+[sla.high]
+first_response = "4h"
+resolution = "8h"
+[sla.medium]
+first_response = "8h"
+resolution = "24h"
+[sla.low]
+first_response = "8h"
+resolution = "40h"
+
+[feedback]
+# A Resolved ticket's customer is asked for feedback (once) after this long.
+delay = "1h"
+
+[jobs]
+# Cron schedules of the background jobs: five fields ("*/10 * * * *"),
+# "@hourly", "@every 30s", or "off". On PostgreSQL each tick runs on one
+# replica only. Environment: MXDESK_JOBS_AUTO_CLOSE="@every 30m".
+feedback-requests = "@every 10m"
+auto-close = "@hourly"
+sla-warnings = "@every 5m"
+inbound-retry = "@every 1m"
+outbound-sweep = "@every 30s"
+cleanup = "@daily"
 
 [brand]
 # Name notifications are signed with. Default: the name in outbound.from.

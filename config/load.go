@@ -293,7 +293,8 @@ func envFields(t reflect.Type, prefix string, index []int) []envField {
 			sf.Type != reflect.TypeFor[[]Mailbox]():
 			continue
 		}
-		env := envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		// Job names have hyphens ("auto-close"), which a shell variable cannot.
+		env := envPrefix + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
 		out = append(out, envField{key: key, env: env, index: idx})
 	}
 	return out

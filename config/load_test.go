@@ -154,9 +154,10 @@ func TestEnvFields(t *testing.T) {
 		}
 		byEnv[f.env] = f.key
 	}
-	// Every key gets MXDESK_ + its dotted name upper-cased with dots as underscores.
+	// Every key gets MXDESK_ + its dotted name upper-cased with dots (and the hyphens
+	// of job names) as underscores.
 	for env, key := range byEnv {
-		if want := "MXDESK_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")); env != want {
+		if want := "MXDESK_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key)); env != want {
 			t.Errorf("key %s has variable %s, want %s", key, env, want)
 		}
 	}

@@ -62,8 +62,16 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 		check(fmt.Sprintf("smtp.trusted_networks[%d]", i), checkCIDR(n))
 	}
 	check("smtp.tls_cert", checkTLS(c.SMTP))
+	noCert := c.SMTP.TLSCert == "" && c.SMTP.TLSKey == ""
+	if c.SMTP.RequireTLS && noCert {
+		check("smtp.require_tls", errors.New("needs smtp.tls_cert and smtp.tls_key"))
+	}
 	if c.SMTP.TLSListen != "" {
-		check("smtp.tls_listen", checkHostPort(c.SMTP.TLSListen, true))
+		err := checkHostPort(c.SMTP.TLSListen, true)
+		if err == nil && noCert {
+			err = errors.New("needs smtp.tls_cert and smtp.tls_key")
+		}
+		check("smtp.tls_listen", err)
 	}
 	if c.DNS.Server != "" {
 		check("dns.server", checkHostPort(c.DNS.Server, false))
@@ -103,6 +111,7 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("outbound.retry_schedule", checkSchedule(c.Outbound.RetrySchedule))
 	check("tickets.auto_close_after", checkPositive(c.Tickets.AutoCloseAfter.Duration))
 	check("tickets.reopen_window", checkPositive(c.Tickets.ReopenWindow.Duration))
+	c.validateTime(check)
 	seenAgent := map[string]bool{}
 	for i, a := range c.Agents {
 		key := fmt.Sprintf("agents[%d]", i)
@@ -362,17 +371,10 @@ func ParseNetworks(list []string) []netip.Prefix {
 	return out
 }
 
-// checkTLS insists on a certificate and key together, loadable, and on a
-// certificate for require_tls and tls_listen, which cannot work without one.
+// checkTLS insists on a certificate and key together, and loadable.
 func checkTLS(s SMTP) error {
 	switch {
 	case s.TLSCert == "" && s.TLSKey == "":
-		if s.RequireTLS {
-			return errors.New("require_tls needs tls_cert and tls_key")
-		}
-		if s.TLSListen != "" {
-			return errors.New("tls_listen needs tls_cert and tls_key")
-		}
 		return nil
 	case s.TLSCert == "" || s.TLSKey == "":
 		return errors.New("tls_cert and tls_key must be set together")

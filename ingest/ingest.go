@@ -322,6 +322,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			if dec.Pointed != 0 {
 				tk.LinkedTicketID = &dec.Pointed
 			}
+			g.tickets.StartSLA(tk) // response_by, resolution_by, outside_hours
 			if err := store.InsertTicket(ctx, tx, tk); err != nil {
 				return false, err
 			}

@@ -12,15 +12,15 @@ var autoReplySubjects = []string{
 	"out of office", "out of the office", "automatic reply", "auto reply", "auto-reply", "autoreply",
 	"auto response", "autoresponse", "away from office", "on vacation", "vacation reply",
 	"abwesenheitsnotiz", "automatische antwort", "abwesend", // de
-	"réponse automatique", // fr
+	"réponse automatique",               // fr
 	"risposta automatica", "fuori sede", // it
 	"respuesta automática", "fuera de la oficina", // es
-	"resposta automática", // pt
+	"resposta automática",             // pt
 	"automatisch antwoord", "afwezig", // nl
 	"autosvar", "frånvaro", "fravær", // sv, no, da
-	"automaattinen vastaus", // fi
+	"automaattinen vastaus",  // fi
 	"automatyczna odpowiedź", // pl
-	"自動応答", "自动回复", // ja, zh
+	"自動応答", "自动回复",           // ja, zh
 }
 
 // autoReplySubject returns the autoresponder prefix a subject starts with, or "".

@@ -200,3 +200,28 @@ func BenchmarkCheckSignedMessage(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkCheckRSA2048Signed(b *testing.B) {
+	srv := dnstest.Start(b)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	srv.TXT("rsa._domainkey.example.org", "v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(pub))
+	srv.TXT("_dmarc.example.org", "v=DMARC1; p=reject")
+	var buf bytes.Buffer
+	body := msg("alice@example.org") + strings.Repeat("A line of a 4 KiB message body, as customers write.\r\n", 75)
+	if err := dkim.Sign(&buf, strings.NewReader(body), &dkim.SignOptions{Domain: "example.org", Selector: "rsa", Signer: key}); err != nil {
+		b.Fatal(err)
+	}
+	r, _ := resolver.New(resolver.Config{Server: srv.Addr})
+	c := &mailauth.Checker{Resolver: r}
+	ip := net.ParseIP("192.0.2.10")
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := c.Check(context.Background(), mailauth.Input{IP: ip, MailFrom: "alice@example.org", Raw: buf.Bytes()}); !res.Authenticated("example.org") {
+			b.Fatal(res.JSON())
+		}
+	}
+}

@@ -35,11 +35,13 @@ const (
 	// not sent. Agents read them in the default language.
 	KindAgentNotification = "agent_notification"
 	KindAgentCommandError = "agent_command_error"
+	// KindSLAWarning tells agents a ticket's deadline is near or passed (sla-warnings job).
+	KindSLAWarning = "sla_warning"
 )
 
 // Kinds lists every notification kind; every language must have all of them.
 var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest,
-	KindAgentNotification, KindAgentCommandError}
+	KindAgentNotification, KindAgentCommandError, KindSLAWarning}
 
 // Languages mxdesk ships templates for.
 var Languages = []string{"en", "de"}

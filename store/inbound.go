@@ -14,8 +14,8 @@ import (
 const (
 	InboundNew       = "new"
 	InboundDone      = "done"
-	InboundDuplicate  = "duplicate"
-	InboundFailed     = "failed"
+	InboundDuplicate = "duplicate"
+	InboundFailed    = "failed"
 )
 
 // Inbound is one spooled message: what smtpd answered 250 for.

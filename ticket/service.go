@@ -29,6 +29,8 @@ type Config struct {
 	LinkTTL time.Duration
 	// OnOutbox is told after a transaction that queued mail commits (outbound wakes).
 	OnOutbox func()
+	// SLA is the working-hours calendar and the targets per priority; nil is DefaultSLA.
+	SLA *SLA
 }
 
 // Service changes tickets and queues the notifications the changes cause.
@@ -155,7 +157,7 @@ func (s *Service) Acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, 
 	}
 	n.SLA = sla
 	if sla == "" {
-		n.SLA = SLAExpectation(n.Lang, tk.Priority)
+		n.SLA = s.sla().Expectation(n.Lang, tk.Priority)
 	}
 	n.OutsideHours = tk.OutsideHours
 	return s.queue(ctx, tx, tk, n, true)
@@ -185,6 +187,12 @@ func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, ticketID int64, st
 		return false, err
 	}
 	tk.Status = status
+	if (old == StatusResolved || old == StatusClosed) && (status == StatusOpen || status == StatusInProgress) {
+		// The clock stood still while the ticket waited on the customer.
+		if err := s.resumeSLA(ctx, tx, tk); err != nil {
+			return false, err
+		}
+	}
 	if err := store.InsertEvent(ctx, tx, ticketID, "status_changed", actor, jsonObj("from", old, "to", status)); err != nil {
 		return false, err
 	}
@@ -315,6 +323,10 @@ func (s *Service) RequestFeedback(ctx context.Context, tx *sqlx.Tx, ticketID int
 		for _, o := range RateOptions {
 			n.Links.Rate = append(n.Links.Rate, outbound.RateLink{Label: o.Label[n.Lang], URL: link(o.Arg)})
 		}
+	}
+	if first, err := store.MarkFeedbackRequested(ctx, tx, ticketID, s.now()); err != nil || !first {
+		// Asked already (by another replica's job, or by hand): once per ticket.
+		return false, err
 	}
 	if err := store.InsertEvent(ctx, tx, ticketID, "feedback_requested", "", "{}"); err != nil {
 		return false, err

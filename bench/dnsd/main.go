@@ -50,11 +50,8 @@ func main() {
 				})
 			}
 		}
-		if q.Qtype == dns.TypeTXT || !ok {
-			_ = w.WriteMsg(m)
-			return
-		}
-		_ = w.WriteMsg(m) // NOERROR, no answer: the name exists with TXT only
+		// Other types of a known name: NOERROR with no answer (the name has TXT only).
+		_ = w.WriteMsg(m)
 	})
 	udp := &dns.Server{Addr: *listen, Net: "udp", Handler: h}
 	tcp := &dns.Server{Addr: *listen, Net: "tcp", Handler: h}

@@ -42,6 +42,9 @@ Commands:
   queue retry [inbound] ID  retry a failed inbound spool row now
   queue retry outbound ID   send a deferred, failed or suppressed mail now (same Message-ID)
   queue drop outbound ID    never send that mail
+  jobs [--json]             the background jobs: schedule, next run, last result
+  jobs run NAME             run one job now (feedback-requests, auto-close, sla-warnings,
+                            inbound-retry, outbound-sweep, cleanup) beside a running serve
 
 Configuration:
   --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:
@@ -98,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAgent(ctx, *cfgPath, rest, stdout)
 	case "queue":
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
+	case "jobs":
+		err = cmdJobs(ctx, *cfgPath, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "mxdesk: unknown command %q\n\n%s", cmd, usage)
 		return 2

@@ -42,6 +42,17 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	if dbKind(cfg.DatabaseURL) != "postgres" {
+		release, err := lockSQLite(cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	sla, err := slaFromConfig(cfg)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -101,12 +112,16 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	links := ticket.NewLinks(secret, cfg.Portal.BaseURL)
 	tickets := ticket.New(st, ticket.Config{
 		Composer: composer, Signer: signer, Links: links, MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour,
-		OnOutbox: worker.Wake,
+		OnOutbox: worker.Wake, SLA: sla,
 	}, log)
 	ing := ingest.New(st, ingest.Config{
 		Resolve: router.Resolve, Own: router.Own, Tickets: tickets, OnOutbox: worker.Wake,
 		TrustedDomains: cfg.TrustedUnauthenticatedDomains, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
 	}, log)
+	sched, err := newScheduler(cfg, st, tickets, ing, worker, reg, log)
+	if err != nil {
+		return err
+	}
 	spool := st.NewSpool(ing.Notify)
 	smtpCfg, err := smtpConfig(cfg, router.Check)
 	if err != nil {
@@ -136,6 +151,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	start(func() { spool.Run(workCtx) })
 	start(func() { ing.Run(workCtx, time.Minute) })
 	start(func() { worker.Run(workCtx) })
+	start(func() { sched.Run(workCtx) })
 	errc := make(chan error, 4)
 	go func() { errc <- smtpSrv.Serve(smtpL) }()
 	if cfg.SMTP.TLSListen != "" {

@@ -27,6 +27,13 @@ type ticketJSON struct {
 	Linked     *int64    `json:"linked_ticket_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// The SLA clock: deadlines in working time, and when they were met.
+	OutsideHours     bool       `json:"outside_hours"`
+	ResponseBy       *time.Time `json:"response_by"`
+	ResolutionBy     *time.Time `json:"resolution_by"`
+	FirstRespondedAt *time.Time `json:"first_responded_at"`
+	ResolvedAt       *time.Time `json:"resolved_at"`
+	ClosedAt         *time.Time `json:"closed_at,omitempty"`
 }
 
 // ticketDetailJSON is `ticket show --json`: the ticket and its messages.
@@ -72,7 +79,8 @@ type eventJSON struct {
 func toTicketJSON(t store.Ticket) ticketJSON {
 	return ticketJSON{ID: t.ID, Subject: t.Subject, Status: t.Status, Priority: t.Priority, Team: t.Team,
 		Contact: t.ContactEmail, Flagged: t.Flagged, FlagReason: t.FlagReason, Linked: t.LinkedTicketID,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, OutsideHours: t.OutsideHours, ResponseBy: t.ResponseBy,
+		ResolutionBy: t.ResolutionBy, FirstRespondedAt: t.FirstRespondedAt, ResolvedAt: t.ResolvedAt, ClosedAt: t.ClosedAt}
 }
 
 func cmdTicket(ctx context.Context, cfgPath string, args []string, stdout io.Writer) error {
@@ -203,6 +211,9 @@ func printTicket(w io.Writer, d *ticketDetailJSON) {
 	fmt.Fprintf(w, "Created %s, updated %s\n", d.CreatedAt.Local().Format(time.RFC1123), d.UpdatedAt.Local().Format(time.RFC1123))
 	for _, m := range d.Messages {
 		fmt.Fprintf(w, "\n--- message %d (%s, %s) from %s at %s\n", m.ID, m.Direction, m.Kind, m.From, m.CreatedAt.Local().Format(time.RFC1123))
+		if m.Auth != nil {
+			fmt.Fprintf(w, "Auth: dkim=%s spf=%s dmarc=%s aligned=%s\n", m.Auth.DKIM, m.Auth.SPF, m.Auth.DMARC, m.Auth.AlignedDomain)
+		}
 		fmt.Fprintf(w, "Subject: %s\n\n%s\n", m.Subject, strings.TrimSpace(m.Text))
 		for _, a := range m.Attachments {
 			fmt.Fprintf(w, "[attachment] %s (%s, %d bytes, sha256 %s)\n", a.Filename, a.ContentType, a.Size, a.SHA256)

@@ -1,0 +1,23 @@
+-- SLA clock and jobs (issue 6).
+-- sla_paused_seconds: working time the ticket has waited on the customer (Resolved or
+-- Closed) before it was reopened; the deadlines are counted from creation plus this.
+ALTER TABLE tickets ADD COLUMN sla_paused_seconds INTEGER NOT NULL DEFAULT 0;
+-- The feedback-requests job asks each ticket once.
+ALTER TABLE tickets ADD COLUMN feedback_requested_at TIMESTAMP;
+CREATE INDEX tickets_resolved ON tickets(status, resolved_at);
+
+-- One row per warning the sla-warnings job sent: kind is response_warning,
+-- response_breach, resolution_warning or resolution_breach; the deadline is part of
+-- the key, so a deadline that moves (priority change, reopen) may warn again.
+CREATE TABLE sla_warnings (
+    ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+    kind        TEXT NOT NULL,
+    deadline    TIMESTAMP NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (ticket_id, kind, deadline)
+);
+
+-- last_tick is the schedule slot the last scheduled run claimed: a replica that finds
+-- its slot already claimed skips it, so each tick runs once across replicas.
+ALTER TABLE job_runs ADD COLUMN last_tick TIMESTAMP;
+ALTER TABLE job_runs ADD COLUMN last_finish TIMESTAMP;
