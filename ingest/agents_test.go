@@ -93,3 +93,35 @@ func TestAReplyToATicketClosedLongAgoOpensALinkedOne(t *testing.T) {
 		}
 	})
 }
+
+func TestPeopleInCcBecomeParticipantsWhoMayReplyAndHearBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 0)
+		h.g.cfg.TrustedDomains = []string{"example.org", "example.com"}
+		h.ingest("alice@example.org", support, customer(alice, "cc-1@example.org", "Printer on fire", "Cc: Bob <bob@example.org>, support@example.com"))
+		if _, err := store.UpsertAgent(h.ctx, st.DB, "ana@example.com", "Ana", "Support"); err != nil {
+			t.Fatal(err)
+		}
+		// Bob answers with the tag only (no reply address, no In-Reply-To).
+		h.ingest("bob@example.org", support, customer("Bob <bob@example.org>", "cc-2@example.org", "Re: [#1] Printer on fire"))
+		if n := len(h.messages(1)); n != 2 {
+			t.Fatalf("ticket 1 has %d messages, want Bob's reply on it", n)
+		}
+		if n := h.count("SELECT COUNT(*) FROM tickets"); n != 1 {
+			t.Fatalf("%d tickets, want 1", n)
+		}
+		// The agent's answer reaches Alice and Bob, not support@.
+		agentAddr := threading.ReplyAddress("support@example.com", h.signer.Token(threading.RoleAgent, 1))
+		before := len(h.outbox())
+		h.ingest("ana@example.com", []string{agentAddr}, "From: Ana <ana@example.com>\r\nTo: "+agentAddr+"\r\nSubject: Re: [#1]\r\n\r\nSwitch it off.\r\n")
+		got := map[string]bool{}
+		for _, o := range h.outbox()[before:] {
+			if o.Kind == "agent_reply" {
+				got[o.RcptTo] = true
+			}
+		}
+		if len(got) != 2 || !got["alice@example.org"] || !got["bob@example.org"] {
+			t.Errorf("agent reply went to %v, want Alice and Bob", got)
+		}
+	})
+}
