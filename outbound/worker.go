@@ -123,27 +123,50 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// Deliveries wait on the network, so several run at once; each row is still
-	// claimed by exactly one worker.
+	// claimed by exactly one worker. Outcomes are recorded as they come in, whatever has
+	// finished since the last commit in one transaction: few fsyncs, and a crash resends
+	// only what was in flight or not yet recorded (same Message-ID, which receivers
+	// deduplicate), not the whole batch.
+	results := make(chan store.Delivery, len(rows))
+	recorded := make(chan error, 1)
+	go func() {
+		var firstErr error
+		for d := range results {
+			batch := []store.Delivery{d}
+		more:
+			for {
+				select {
+				case d, ok := <-results:
+					if !ok {
+						break more
+					}
+					batch = append(batch, d)
+				default:
+					break more
+				}
+			}
+			if err := w.st.RecordDeliveries(context.WithoutCancel(ctx), batch); err != nil {
+				w.log.Error("outbound: delivered but could not record the outcome; will resend after the lease", "err", err, "count", len(batch))
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		recorded <- firstErr
+	}()
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	results := make([]store.Delivery, len(rows))
 	for i := range rows {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = w.deliverRow(context.WithoutCancel(ctx), &rows[i])
+			results <- w.deliverRow(context.WithoutCancel(ctx), &rows[i])
 		}()
 	}
 	wg.Wait()
-	// One transaction records the batch: one fsync instead of one per mail. Delivered
-	// but not recorded (a crash here) means sent again after the lease, under the same
-	// Message-ID, which receivers deduplicate.
-	if err := w.st.RecordDeliveries(context.WithoutCancel(ctx), results); err != nil {
-		w.log.Error("outbound: delivered but could not record the outcome; will resend after the lease", "err", err)
-		return len(rows), err
-	}
-	return len(rows), nil
+	close(results)
+	return len(rows), <-recorded
 }
 
 // deliverRow sends one row and says what became of it; RunOnce records the batch.
