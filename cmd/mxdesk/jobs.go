@@ -18,11 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mxdesk/mxdesk/config"
-	"github.com/mxdesk/mxdesk/ingest"
-	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/scheduler"
 	"github.com/mxdesk/mxdesk/store"
-	"github.com/mxdesk/mxdesk/threading"
 	"github.com/mxdesk/mxdesk/ticket"
 )
 
@@ -63,45 +60,12 @@ func newScheduler(cfg *config.Config, st *store.Store, tickets *ticket.Service, 
 // same templates, secret and links, so a mail a job queues from the CLI is the mail
 // serve would have queued, and a running serve's outbound worker sends it.
 func jobServices(cfg *config.Config, st *store.Store, log *slog.Logger) (*scheduler.Scheduler, error) {
-	secret, err := loadSecret(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	signer := threading.NewSigner(secret)
-	composer, err := outbound.NewComposer(outbound.ComposerConfig{
-		Domain: cfg.Domain, From: cfg.Outbound.From, TemplatesDir: cfg.Outbound.TemplatesDir,
-		DefaultLanguage: cfg.Outbound.DefaultLanguage,
-		Brand:           outbound.Brand{Name: cfg.Brand.Name, LogoURL: cfg.Brand.LogoURL, Color: cfg.Brand.Color},
-	})
-	if err != nil {
-		return nil, err
-	}
-	var dkimKey *outbound.DKIMKey
-	if cfg.Outbound.DKIMKey != "" {
-		if dkimKey, err = outbound.LoadDKIMKey(cfg.Outbound.DKIMKey, cfg.Domain, cfg.Outbound.DKIMSelector); err != nil {
-			return nil, err
-		}
-	}
-	sla, err := slaFromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
 	reg := prometheus.NewRegistry() // not served: the CLI's run is logged and in job_runs
-	worker := outbound.NewWorker(st, outbound.WorkerConfig{
-		Relay: cfg.Outbound.Relay, Hostname: cfg.SMTP.Hostname, RetryMax: cfg.Outbound.RetryMax.Duration,
-		RetrySchedule: cfg.Outbound.RetrySchedule.Std(), Username: cfg.Outbound.RelayUsername,
-		Password: cfg.Outbound.RelayPassword, DKIM: dkimKey, Metrics: outbound.NewMetrics(reg, st),
-	}, log)
-	tickets := ticket.New(st, ticket.Config{
-		Composer: composer, Signer: signer, Links: ticket.NewLinks(secret, cfg.Portal.BaseURL),
-		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, SLA: sla,
-	}, log)
-	router := ingest.NewRouter(cfg.Mailboxes, signer)
-	ing := ingest.New(st, ingest.Config{
-		Resolve: router.Resolve, Own: router.Own, Tickets: tickets,
-		TrustedDomains: cfg.TrustedUnauthenticatedDomains,
-	}, log)
-	return newScheduler(cfg, st, tickets, ing, worker, reg, log)
+	svc, err := buildServices(cfg, st, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	return newScheduler(cfg, st, svc.tickets, svc.ingester, svc.worker, reg, log)
 }
 
 // jobJSON is one line of `mxdesk jobs --json`.

@@ -19,14 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/mxdesk/mxdesk/ingest"
-	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/portal"
-	"github.com/mxdesk/mxdesk/resolver"
 	"github.com/mxdesk/mxdesk/smtpd"
 	"github.com/mxdesk/mxdesk/store"
-	"github.com/mxdesk/mxdesk/threading"
-	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // shutdownGrace is how long open SMTP sessions may run on after SIGTERM.
@@ -49,10 +44,6 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		}
 		defer release()
 	}
-	sla, err := slaFromConfig(cfg)
-	if err != nil {
-		return err
-	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -66,10 +57,6 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 			log.Warn("serve: resending mail a previous run left in flight (same Message-IDs)", "count", n)
 		}
 	}
-	secret, err := loadSecret(cfg.DataDir)
-	if err != nil {
-		return err
-	}
 	for _, team := range cfg.TeamNames() {
 		if _, err := store.EnsureTeam(ctx, st.DB, team); err != nil {
 			return err
@@ -80,44 +67,13 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 			return err
 		}
 	}
-	signer := threading.NewSigner(secret)
-	composer, err := outbound.NewComposer(outbound.ComposerConfig{
-		Domain: cfg.Domain, From: cfg.Outbound.From, TemplatesDir: cfg.Outbound.TemplatesDir,
-		DefaultLanguage: cfg.Outbound.DefaultLanguage,
-		Brand:           outbound.Brand{Name: cfg.Brand.Name, LogoURL: cfg.Brand.LogoURL, Color: cfg.Brand.Color},
-	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := buildServices(cfg, st, reg, log)
 	if err != nil {
 		return err
 	}
-	var dkimKey *outbound.DKIMKey
-	if cfg.Outbound.DKIMKey != "" {
-		if dkimKey, err = outbound.LoadDKIMKey(cfg.Outbound.DKIMKey, cfg.Domain, cfg.Outbound.DKIMSelector); err != nil {
-			return err
-		}
-	}
-	// One resolver for every DNS question mxdesk asks ([dns] server).
-	dnsResolver, err := resolver.New(resolver.Config{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.Duration})
-	if err != nil {
-		return fmt.Errorf("dns: %w", err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	router := ingest.NewRouter(cfg.Mailboxes, signer)
-	worker := outbound.NewWorker(st, outbound.WorkerConfig{
-		Relay: cfg.Outbound.Relay, Hostname: cfg.SMTP.Hostname, RetryMax: cfg.Outbound.RetryMax.Duration,
-		RetrySchedule: cfg.Outbound.RetrySchedule.Std(), Username: cfg.Outbound.RelayUsername,
-		Password: cfg.Outbound.RelayPassword, DKIM: dkimKey, Metrics: outbound.NewMetrics(reg, st),
-		Resolver: dnsResolver, NotFound: resolver.IsNotFound,
-	}, log)
-	links := ticket.NewLinks(secret, cfg.Portal.BaseURL)
-	tickets := ticket.New(st, ticket.Config{
-		Composer: composer, Signer: signer, Links: links, MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour,
-		OnOutbox: worker.Wake, SLA: sla,
-	}, log)
-	ing := ingest.New(st, ingest.Config{
-		Resolve: router.Resolve, Own: router.Own, Tickets: tickets, OnOutbox: worker.Wake,
-		TrustedDomains: cfg.TrustedUnauthenticatedDomains, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
-	}, log)
+	tickets, ing, worker, router := svc.tickets, svc.ingester, svc.worker, svc.router
 	sched, err := newScheduler(cfg, st, tickets, ing, worker, reg, log)
 	if err != nil {
 		return err
@@ -128,7 +84,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
-	web, err := portal.New(st, tickets, links, composer.Brand(), log)
+	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log)
 	if err != nil {
 		return err
 	}
