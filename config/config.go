@@ -113,6 +113,8 @@ type SMTP struct {
 type Mailbox struct {
 	Address string `toml:"address"`
 	Team    string `toml:"team"`
+	// Priority of the tickets it opens: low, medium, high or urgent (default medium).
+	Priority string `toml:"priority"`
 }
 
 // Agent is a person who answers the tickets of a team by email.

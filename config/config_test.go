@@ -138,7 +138,7 @@ func TestDerivedDefaults(t *testing.T) {
 				var d []string
 				d = append(d, diff("outbound.from", c.Outbound.From, "Support <support@example.com>")...)
 				d = append(d, diff("smtp.hostname", c.SMTP.Hostname, "example.com")...)
-				if want := []Mailbox{{"support@example.com", "Support"}}; !reflect.DeepEqual(c.Mailboxes, want) {
+				if want := []Mailbox{{Address: "support@example.com", Team: "Support"}}; !reflect.DeepEqual(c.Mailboxes, want) {
 					d = append(d, "mailboxes = "+fmtMailboxes(c.Mailboxes))
 				}
 				return d
@@ -148,7 +148,7 @@ func TestDerivedDefaults(t *testing.T) {
 			name: "explicit mailboxes replace the default",
 			file: "domain = \"example.com\"\n[[mailboxes]]\naddress = \"help@example.com\"\nteam = \"Help\"",
 			check: func(c *Config) []string {
-				if want := []Mailbox{{"help@example.com", "Help"}}; !reflect.DeepEqual(c.Mailboxes, want) {
+				if want := []Mailbox{{Address: "help@example.com", Team: "Help"}}; !reflect.DeepEqual(c.Mailboxes, want) {
 					return []string{"mailboxes = " + fmtMailboxes(c.Mailboxes)}
 				}
 				return nil
@@ -259,9 +259,9 @@ func TestTeamNames(t *testing.T) {
 		want      []string
 	}{
 		{nil, nil},
-		{[]Mailbox{{"a@x", "Support"}}, []string{"Support"}},
+		{[]Mailbox{{Address: "a@x", Team: "Support"}}, []string{"Support"}},
 		{
-			[]Mailbox{{"a@x", "Sales"}, {"b@x", "Support"}, {"c@x", "Sales"}, {"d@x", "Billing"}},
+			[]Mailbox{{Address: "a@x", Team: "Sales"}, {Address: "b@x", Team: "Support"}, {Address: "c@x", Team: "Sales"}, {Address: "d@x", Team: "Billing"}},
 			[]string{"Sales", "Support", "Billing"},
 		},
 	}

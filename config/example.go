@@ -46,9 +46,12 @@ trusted_unauthenticated_domains = []
 # support+anything@... reaches support@... as well, so list bare addresses.
 # Default: one mailbox, "support@" + domain, for the team "Support".
 # Environment: MXDESK_MAILBOXES="support@example.com=Support,billing@example.com=Billing"
+# A mailbox's priority (low, medium, high, urgent; empty: medium) is the
+# priority of the tickets it opens, and so their SLA.
 #[[mailboxes]]
 #address = "support@localhost"
 #team = "Support"
+#priority = ""
 
 # People who answer tickets by email, each for a team (more with
 # "mxdesk agent add"). They get each new ticket and customer reply, and

@@ -88,7 +88,7 @@ func TestLoadFilePartial(t *testing.T) {
 func TestLoadInlineMailboxes(t *testing.T) {
 	got := mustLoad(t, writeConfig(t,
 		`mailboxes = [{address = "a@example.com", team = "A"}, {address = "b@example.com", team = "B"}]`), nil)
-	want := []Mailbox{{"a@example.com", "A"}, {"b@example.com", "B"}}
+	want := []Mailbox{{Address: "a@example.com", Team: "A"}, {Address: "b@example.com", Team: "B"}}
 	if !reflect.DeepEqual(got.Mailboxes, want) {
 		t.Errorf("Mailboxes = %+v, want %+v", got.Mailboxes, want)
 	}

@@ -112,6 +112,13 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("tickets.auto_close_after", checkPositive(c.Tickets.AutoCloseAfter.Duration))
 	check("tickets.reopen_window", checkPositive(c.Tickets.ReopenWindow.Duration))
 	c.validateTime(check)
+	for i, m := range c.Mailboxes {
+		switch m.Priority {
+		case "", "low", "medium", "high", "urgent":
+		default:
+			check(fmt.Sprintf("mailboxes[%d].priority", i), fmt.Errorf("%q: want low, medium, high or urgent", m.Priority))
+		}
+	}
 	seenAgent := map[string]bool{}
 	for i, a := range c.Agents {
 		key := fmt.Sprintf("agents[%d]", i)

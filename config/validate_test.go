@@ -38,7 +38,7 @@ func TestValidate(t *testing.T) {
 		{"empty mailbox address", func(c *Config) { c.Mailboxes[0].Address = "" }, "mailboxes[0].address", "must not be empty"},
 		{
 			"mailbox not an address",
-			func(c *Config) { c.Mailboxes = append(c.Mailboxes, Mailbox{"billing", "Billing"}) },
+			func(c *Config) { c.Mailboxes = append(c.Mailboxes, Mailbox{Address: "billing", Team: "Billing"}) },
 			"mailboxes[1].address", `"billing" is not an email address`,
 		},
 		{
@@ -64,7 +64,7 @@ func TestValidate(t *testing.T) {
 		{
 			"duplicate mailbox ignoring case",
 			func(c *Config) {
-				c.Mailboxes = []Mailbox{{"a@x.com", "A"}, {"b@x.com", "B"}, {"A@X.com", "C"}}
+				c.Mailboxes = []Mailbox{{Address: "a@x.com", Team: "A"}, {Address: "b@x.com", Team: "B"}, {Address: "A@X.com", Team: "C"}}
 			},
 			"mailboxes[2].address", `"A@X.com" duplicates mailboxes[0]`,
 		},
@@ -121,7 +121,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"log level warn", func(c *Config) { c.LogLevel = "warn" }},
 		{"log level error", func(c *Config) { c.LogLevel = "error" }},
 		{"several mailboxes, shared team", func(c *Config) {
-			c.Mailboxes = []Mailbox{{"a@example.com", "T"}, {"b@example.com", "T"}}
+			c.Mailboxes = []Mailbox{{Address: "a@example.com", Team: "T"}, {Address: "b@example.com", Team: "T"}}
 		}},
 	}
 	for _, tt := range tests {

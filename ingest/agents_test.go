@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
@@ -122,6 +123,20 @@ func TestPeopleInCcBecomeParticipantsWhoMayReplyAndHearBack(t *testing.T) {
 		}
 		if len(got) != 2 || !got["alice@example.org"] || !got["bob@example.org"] {
 			t.Errorf("agent reply went to %v, want Alice and Bob", got)
+		}
+	})
+}
+
+func TestAMailboxsPriorityIsItsTicketsPriority(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 0)
+		r := NewRouter([]config.Mailbox{{Address: "support@example.com", Team: "Support"},
+			{Address: "outage@example.com", Team: "Support", Priority: "urgent"}}, h.signer)
+		h.g.cfg.Resolve = r.Resolve
+		h.ingest("alice@example.org", []string{"outage@example.com"}, customer(alice, "", "Everything is down"))
+		h.ingest("alice@example.org", support, customer(alice, "", "A question"))
+		if p1, p2 := h.ticket(1).Priority, h.ticket(2).Priority; p1 != "urgent" || p2 != "medium" {
+			t.Errorf("priorities %s, %s; want urgent from outage@, medium by default", p1, p2)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,8 @@ type Route struct {
 	Mailbox  string // the mailbox address, without subaddress
 	Team     string
 	TicketID int64 // from a valid reply token; 0 for the plain mailbox
+	// Priority of the tickets the mailbox opens; empty is medium.
+	Priority string
 	// Agent is set for the agents' reply address of TicketID: what arrives there is an
 	// agent's answer, relayed to the customer only if the sender is that agent.
 	Agent bool
@@ -315,7 +318,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		}
 		if created {
 			tk := &store.Ticket{
-				Subject: threading.StripSubjectTag(pm.Subject), Status: "open", Priority: "medium",
+				Subject: threading.StripSubjectTag(pm.Subject), Status: "open", Priority: cmp.Or(rt.Priority, "medium"),
 				TeamID: teamID, ContactID: contactID, Mailbox: rt.Mailbox,
 				Flagged: dec.Flag != "", FlagReason: dec.Flag, CreatedAt: t, UpdatedAt: t,
 			}

@@ -39,7 +39,7 @@ func (r *Router) Resolve(rcpt string) (Route, bool) {
 	if mb == nil {
 		return Route{}, false
 	}
-	rt := Route{Mailbox: strings.ToLower(mb.Address), Team: mb.Team}
+	rt := Route{Mailbox: strings.ToLower(mb.Address), Team: mb.Team, Priority: mb.Priority}
 	if !hasTag {
 		return rt, true
 	}
