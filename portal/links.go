@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/ticket"
 )
@@ -20,8 +19,9 @@ type page struct {
 	FeedbackID                int64
 	Ticket                    *store.Ticket
 	StatusName                string
-	Messages                  []store.Message
-	ReplyHint                 string
+	View                      []viewMessage
+	ReplyHint, Original       string
+	Notice                    string
 }
 
 // texts are the portal's strings per language.
@@ -45,6 +45,8 @@ var texts = map[string]map[string]string{
 		"comment_thanks": "Thank you, your comment was recorded.",
 		"reply_hint":     "To answer, reply to any email about this ticket.",
 		"stars":          "%d of 5 stars",
+		"original":       "Original message",
+		"outside_hours":  "This ticket arrived outside our working hours; we answer when we are back.",
 	},
 	"de": {
 		"invalid":        "Dieser Link ist ungültig. Vielleicht wurde er abgeschnitten oder verändert; bitte verwenden Sie den Link aus der E-Mail unverändert.",
@@ -65,6 +67,8 @@ var texts = map[string]map[string]string{
 		"comment_thanks": "Vielen Dank, Ihr Kommentar wurde gespeichert.",
 		"reply_hint":     "Um zu antworten, antworten Sie auf eine E-Mail zu diesem Ticket.",
 		"stars":          "%d von 5 Sternen",
+		"original":       "Originalnachricht",
+		"outside_hours":  "Dieses Ticket kam außerhalb unserer Geschäftszeiten an; wir antworten, sobald wir wieder da sind.",
 	},
 }
 
@@ -89,7 +93,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer") // the URL is a capability
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https:; form-action 'self'")
+	// Images only from here (inline attachments): a customer's HTML cannot load remote
+	// trackers into anyone's browser.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'")
 	w.WriteHeader(status)
 	if err := s.tmpl[name].ExecuteTemplate(w, "layout", p); err != nil {
 		s.log.Error("portal: render", "page", name, "err", err)
@@ -141,7 +147,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request) {
 	}
 	switch link.Action {
 	case ticket.ActionView:
-		s.viewTicket(ctx, w, l, tk)
+		s.viewTicket(ctx, w, l, r.PathValue("token"), tk)
 	case ticket.ActionClose:
 		s.closeLink(ctx, w, r, l, link, tk)
 	case ticket.ActionRate:
@@ -149,26 +155,6 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.message(w, http.StatusNotFound, l, t["invalid_title"], t["invalid"])
 	}
-}
-
-func (s *Server) viewTicket(ctx context.Context, w http.ResponseWriter, l string, tk *store.Ticket) {
-	msgs, err := store.ListMessages(ctx, s.st.DB, tk.ID)
-	if err != nil {
-		s.fail(w, l, err)
-		return
-	}
-	// Customers see the conversation, not internal notes or auto-replies.
-	var shown []store.Message
-	for _, m := range msgs {
-		if m.Kind == "customer" || m.Kind == "agent" {
-			if m.FromName == "" {
-				m.FromName = m.FromAddr
-			}
-			shown = append(shown, m)
-		}
-	}
-	s.render(w, http.StatusOK, "ticket", page{Lang: l, Title: sprintf("#%d %s", tk.ID, tk.Subject), Ticket: tk,
-		StatusName: outbound.StatusName(l, tk.Status), Messages: shown, ReplyHint: texts[l]["reply_hint"]})
 }
 
 func (s *Server) closeLink(ctx context.Context, w http.ResponseWriter, r *http.Request, l string, link ticket.Link, tk *store.Ticket) {

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/microcosm-cc/bluemonday"
+
 	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/ticket"
@@ -32,11 +34,12 @@ type Server struct {
 	log     *slog.Logger
 	tmpl    map[string]*template.Template
 	srv     *http.Server
+	policy  *bluemonday.Policy
 }
 
 // New returns the portal server. Templates are parsed here, once.
 func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand outbound.Brand, log *slog.Logger) (*Server, error) {
-	s := &Server{st: st, tickets: tickets, links: links, brand: brand, log: log, tmpl: map[string]*template.Template{}}
+	s := &Server{st: st, tickets: tickets, links: links, brand: brand, log: log, tmpl: map[string]*template.Template{}, policy: newPolicy()}
 	for _, name := range []string{"message", "ticket", "close", "rated"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -50,6 +53,8 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /l/{token}", s.link)
 	mux.HandleFunc("POST /l/{token}", s.link)
+	mux.HandleFunc("GET /l/{token}/a/{id}", s.linkFile)
+	mux.HandleFunc("GET /l/{token}/m/{id}/raw", s.linkFile)
 	s.srv = &http.Server{
 		Handler:           http.MaxBytesHandler(mux, 64<<10),
 		ReadHeaderTimeout: 10 * time.Second,

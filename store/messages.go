@@ -173,3 +173,28 @@ func ListEvents(ctx context.Context, q sqlx.QueryerContext, ticketID int64) ([]E
 	}
 	return out, nil
 }
+
+// MessageOfTicket returns a message only if it belongs to the ticket: a page scoped to
+// one ticket can never reach another's (guarantee 6).
+func MessageOfTicket(ctx context.Context, q sqlx.QueryerContext, ticketID, id int64) (*Message, error) {
+	var m Message
+	if err := sqlx.GetContext(ctx, q, &m, rebind(q, "SELECT * FROM messages WHERE id = ? AND ticket_id = ?"), id, ticketID); err != nil {
+		return nil, fmt.Errorf("message %d of ticket %d: %w", id, ticketID, notFound(err))
+	}
+	return &m, nil
+}
+
+// AttachmentOfTicket returns an attachment and the kind of its message, only if the
+// message belongs to the ticket.
+func AttachmentOfTicket(ctx context.Context, q sqlx.QueryerContext, ticketID, id int64) (*Attachment, string, error) {
+	var row struct {
+		Attachment
+		Kind string `db:"kind"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, rebind(q, `SELECT a.*, m.kind FROM attachments a JOIN messages m ON m.id = a.message_id
+		WHERE a.id = ? AND m.ticket_id = ?`), id, ticketID)
+	if err != nil {
+		return nil, "", fmt.Errorf("attachment %d of ticket %d: %w", id, ticketID, notFound(err))
+	}
+	return &row.Attachment, row.Kind, nil
+}

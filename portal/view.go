@@ -1,0 +1,200 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/mxdesk/mxdesk/outbound"
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
+)
+
+// shownKinds are the messages a customer sees: the conversation, never internal notes,
+// refused agent mail or auto-replies.
+func shownKind(kind string) bool { return kind == "customer" || kind == "agent" }
+
+// viewMessage is one message on the ticket page.
+type viewMessage struct {
+	From, When  string
+	Out         bool
+	HTML        template.HTML // sanitized, quoted history stripped, inline images in place
+	Text        string        // when there is no HTML
+	RawURL      string        // the full original, for customer messages
+	Attachments []viewAttachment
+}
+
+type viewAttachment struct {
+	Name, URL string
+	Size      string
+}
+
+var cidRef = regexp.MustCompile(`(?i)(src\s*=\s*["']?)cid:([^"'\s>]+)`)
+
+func (s *Server) viewTicket(ctx context.Context, w http.ResponseWriter, l, token string, tk *store.Ticket) {
+	msgs, err := store.ListMessages(ctx, s.st.DB, tk.ID)
+	if err != nil {
+		s.fail(w, l, err)
+		return
+	}
+	atts, err := store.ListAttachments(ctx, s.st.DB, tk.ID)
+	if err != nil {
+		s.fail(w, l, err)
+		return
+	}
+	base := "/l/" + token
+	var shown []viewMessage
+	for _, m := range msgs {
+		if !shownKind(m.Kind) {
+			continue
+		}
+		vm := viewMessage{From: m.FromName, When: m.CreatedAt.UTC().Format("2006-01-02 15:04") + " UTC", Out: m.Kind == "agent"}
+		if vm.From == "" {
+			vm.From = m.FromAddr
+		}
+		if m.Kind == "agent" {
+			vm.From += " (" + s.brand.Name + ")"
+		}
+		byCID := map[string]int64{}
+		for _, a := range atts[m.ID] {
+			if a.ContentID != "" {
+				byCID[strings.Trim(a.ContentID, "<>")] = a.ID
+			}
+		}
+		switch {
+		case m.HTML != "" && m.Kind == "customer":
+			h := threading.StripHTML(m.HTML)
+			// Inline images show where the sender put them, served from this ticket only.
+			h = cidRef.ReplaceAllStringFunc(h, func(ref string) string {
+				sub := cidRef.FindStringSubmatch(ref)
+				if id, ok := byCID[sub[2]]; ok {
+					return sub[1] + base + "/a/" + strconv.FormatInt(id, 10)
+				}
+				return sub[1]
+			})
+			vm.HTML = template.HTML(s.policy.Sanitize(h))
+		case m.Kind == "customer":
+			vm.Text = threading.StripText(m.Text)
+		default:
+			vm.Text = m.Text
+		}
+		if m.Kind == "customer" && m.RawSHA256 != nil {
+			vm.RawURL = base + "/m/" + strconv.FormatInt(m.ID, 10) + "/raw"
+		}
+		for _, a := range atts[m.ID] {
+			if a.ContentID != "" && strings.Contains(string(vm.HTML), base+"/a/"+strconv.FormatInt(a.ID, 10)) {
+				continue // already shown in place
+			}
+			name := a.Filename
+			if name == "" {
+				name = "attachment-" + strconv.FormatInt(a.ID, 10)
+			}
+			vm.Attachments = append(vm.Attachments, viewAttachment{Name: name, URL: base + "/a/" + strconv.FormatInt(a.ID, 10), Size: humanSize(a.Size)})
+		}
+		shown = append(shown, vm)
+	}
+	p := page{Lang: l, Title: sprintf("#%d %s", tk.ID, tk.Subject), Ticket: tk,
+		StatusName: outbound.StatusName(l, tk.Status), View: shown, ReplyHint: texts[l]["reply_hint"],
+		Original: texts[l]["original"]}
+	if tk.OutsideHours {
+		p.Notice = texts[l]["outside_hours"]
+	}
+	s.render(w, http.StatusOK, "ticket", p)
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// linkFile serves an attachment or a customer's original message through a view link:
+// only files of that link's ticket, and only of messages the customer may see; anything
+// else is a 404, not a 403, so ids reveal nothing (guarantee 6).
+func (s *Server) linkFile(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	l := lang(r, "")
+	t := texts[l]
+	link, err := s.links.Parse(r.PathValue("token"))
+	if errors.Is(err, ticket.ErrLinkExpired) {
+		s.message(w, http.StatusGone, l, t["expired_title"], sprintf(t["expired"], link.TicketID))
+		return
+	}
+	id, perr := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || perr != nil || link.Action != ticket.ActionView {
+		s.message(w, http.StatusNotFound, l, t["invalid_title"], t["invalid"])
+		return
+	}
+	notFound := func() { s.message(w, http.StatusNotFound, l, t["invalid_title"], t["invalid"]) }
+	var data []byte
+	var ctype, name string
+	if strings.HasSuffix(r.URL.Path, "/raw") {
+		m, err := store.MessageOfTicket(ctx, s.st.DB, link.TicketID, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (m.Kind != "customer" || m.RawSHA256 == nil) {
+			notFound()
+			return
+		}
+		if err != nil {
+			s.fail(w, l, err)
+			return
+		}
+		if data, err = store.GetBlob(ctx, s.st.DB, *m.RawSHA256); err != nil {
+			s.fail(w, l, err)
+			return
+		}
+		ctype, name = "message/rfc822", fmt.Sprintf("ticket-%d-message-%d.eml", link.TicketID, m.ID)
+	} else {
+		a, kind, err := store.AttachmentOfTicket(ctx, s.st.DB, link.TicketID, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && !shownKind(kind) {
+			notFound()
+			return
+		}
+		if err != nil {
+			s.fail(w, l, err)
+			return
+		}
+		if data, err = store.GetBlob(ctx, s.st.DB, a.SHA256); err != nil {
+			s.fail(w, l, err)
+			return
+		}
+		ctype, name = a.ContentType, a.Filename
+	}
+	// Images show inline; everything else downloads, so no customer-sent HTML or SVG
+	// ever runs in the portal's origin.
+	disposition := "attachment"
+	if mt, _, _ := mime.ParseMediaType(ctype); mt == "image/png" || mt == "image/jpeg" || mt == "image/gif" || mt == "image/webp" {
+		disposition = "inline"
+	} else if ctype != "message/rfc822" {
+		ctype = "application/octet-stream"
+	}
+	if name == "" {
+		name = "attachment"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Write(data)
+}
+
+// newPolicy is the sanitizer for customer HTML shown on the ticket page.
+func newPolicy() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.AllowRelativeURLs(true)
+	return p
+}
