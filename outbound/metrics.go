@@ -37,6 +37,22 @@ func NewMetrics(reg prometheus.Registerer, st *store.Store) *Metrics {
 		}
 		return time.Since(*oldest).Seconds()
 	}))
+	// Bounces and loop-guard holds happen in ingest and the ticket service (and on other
+	// replicas), so they are counted from the table, like the queue.
+	for _, status := range []string{store.OutboxBounced, store.OutboxSuppressed} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mxdesk_outbound_" + status,
+			Help: "Outbox rows that are " + status + ".",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := st.CountOutbox(ctx, status)
+			if err != nil {
+				return 0
+			}
+			return float64(n)
+		}))
+	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mxdesk_outbound_queued",
 		Help: "Outbox rows waiting to be sent (pending or being sent).",

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"net/mail"
 	"strings"
 	"testing"
@@ -165,6 +167,18 @@ func testFirstLight(t *testing.T, inst *instance, sink *sinktest.Sink) {
 	inst.cliJSON(&outq, "queue", "outbound")
 	if len(outq) != 1 || outq[0].Status != "sent" {
 		t.Errorf("queue outbound = %+v, want one sent row", outq)
+	}
+	// The operator's view: Prometheus counts the delivery.
+	resp, err := http.Get("http://" + inst.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`mxdesk_outbound_mails_total{result="sent"} 1`, "mxdesk_outbound_queued 0", "mxdesk_outbound_bounced 0"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 

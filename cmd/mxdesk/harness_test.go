@@ -57,6 +57,7 @@ type instance struct {
 	dir     string
 	cfgPath string
 	smtp    string
+	metrics string // host:port of /metrics
 	cmd     *exec.Cmd
 	log     *syncBuffer
 	exited  chan struct{}
@@ -92,7 +93,7 @@ func (s *syncBuffer) String() string {
 func newInstance(t testing.TB, dbURL, relay, extra string) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	inst := &instance{t: t, dir: dir, cfgPath: filepath.Join(dir, "mxdesk.toml"), smtp: freePort(t), dns: dnstest.Start(t)}
+	inst := &instance{t: t, dir: dir, cfgPath: filepath.Join(dir, "mxdesk.toml"), smtp: freePort(t), metrics: freePort(t), dns: dnstest.Start(t)}
 	cfg := fmt.Sprintf(`domain = "example.com"
 database_url = %q
 data_dir = %q
@@ -118,7 +119,7 @@ listen = %q
 server = %q
 timeout = "2s"
 %s
-`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), freePort(t), inst.dns.Addr, extra)
+`, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), inst.metrics, inst.dns.Addr, extra)
 	if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
