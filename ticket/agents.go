@@ -55,16 +55,27 @@ func conversation(ctx context.Context, tx *sqlx.Tx, ticketID int64) ([]outbound.
 // team, with the agent reply address and the conversation so far. Agents' mail is not
 // held back by the loop guard: a busy queue is not a loop.
 func (s *Service) NotifyAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, event string) (bool, error) {
+	conv, err := conversation(ctx, tx, ticketID)
+	if err != nil {
+		return false, err
+	}
+	return s.mailAgents(ctx, tx, ticketID, outbound.KindAgentNotification, func(n *outbound.Notice) {
+		n.Event, n.Conversation = event, conv
+		// Agents' clients list it under the customer's name.
+		n.FromName = n.CustomerName + " (" + s.cfg.Composer.Brand().Name + ")"
+	})
+}
+
+// mailAgents queues one mail of a kind to each agent of the ticket's team, threaded in
+// the agents' view of the ticket and answerable at its agent reply address; fill adds
+// what the kind says.
+func (s *Service) mailAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind string, fill func(n *outbound.Notice)) (bool, error) {
 	tk, err := store.GetTicket(ctx, tx, ticketID)
 	if err != nil {
 		return false, err
 	}
 	agents, err := store.AgentsOfTeam(ctx, tx, tk.TeamID)
 	if err != nil || len(agents) == 0 {
-		return false, err
-	}
-	conv, err := conversation(ctx, tx, ticketID)
-	if err != nil {
 		return false, err
 	}
 	customer, err := store.Contact(ctx, tx, tk.ContactID)
@@ -82,16 +93,16 @@ func (s *Service) NotifyAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64,
 	queued := false
 	for _, a := range agents {
 		n := outbound.Notice{
-			Kind: outbound.KindAgentNotification, Lang: s.cfg.Composer.Language(), TicketID: tk.ID,
+			Kind: kind, Lang: s.cfg.Composer.Language(), TicketID: tk.ID,
 			TicketSubject: tk.Subject, Team: tk.Team, To: mail.Address{Name: a.Name, Address: a.Email},
-			FromName: name + " (" + s.cfg.Composer.Brand().Name + ")", ReplyTo: s.agentReplyAddress(tk),
-			References: trimRefs(ids), Event: event, CustomerName: name, CustomerEmail: customer.Email,
-			Priority: tk.Priority, NewStatus: tk.Status, Conversation: conv, AutoSubmitted: "auto-generated",
-			Links: outbound.Links{View: s.viewLink(tk)},
+			ReplyTo: s.agentReplyAddress(tk), References: trimRefs(ids), CustomerName: name,
+			CustomerEmail: customer.Email, Priority: tk.Priority, NewStatus: tk.Status,
+			AutoSubmitted: "auto-generated", Links: outbound.Links{View: s.viewLink(tk)},
 		}
 		if len(ids) > 0 {
 			n.InReplyTo = ids[len(ids)-1]
 		}
+		fill(&n)
 		q, err := s.queue(ctx, tx, tk, n, false)
 		if err != nil {
 			return false, err

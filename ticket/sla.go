@@ -3,7 +3,6 @@ package ticket
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"strconv"
 	"time"
 
@@ -136,42 +135,13 @@ const (
 // WarnResponse, WarnResolution) or passed (BreachResponse, BreachResolution). The
 // caller records the warning so it goes out once per deadline.
 func (s *Service) WarnSLA(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind string, deadline time.Time) (bool, error) {
-	tk, err := store.GetTicket(ctx, tx, ticketID)
-	if err != nil {
-		return false, err
-	}
-	agents, err := store.AgentsOfTeam(ctx, tx, tk.TeamID)
-	if err != nil || len(agents) == 0 {
-		return false, err
-	}
-	customer, err := store.Contact(ctx, tx, tk.ContactID)
-	if err != nil {
-		return false, err
-	}
-	ids, _, err := store.ThreadIDs(ctx, tx, ticketID)
-	if err != nil {
-		return false, err
-	}
 	cal := s.sla().Calendar
 	when := deadline.In(cal.Loc).Format("2006-01-02 15:04 MST")
-	queued := false
-	for _, a := range agents {
-		n := outbound.Notice{
-			Kind: outbound.KindSLAWarning, Lang: s.cfg.Composer.Language(), TicketID: tk.ID,
-			TicketSubject: tk.Subject, Team: tk.Team, To: mail.Address{Name: a.Name, Address: a.Email},
-			ReplyTo: s.agentReplyAddress(tk), References: trimRefs(ids), Event: kind,
-			CustomerName: customer.Name, CustomerEmail: customer.Email, Priority: tk.Priority,
-			NewStatus: tk.Status, Message: when, AutoSubmitted: "auto-generated",
-			Links: outbound.Links{View: s.viewLink(tk)},
-		}
-		if len(ids) > 0 {
-			n.InReplyTo = ids[len(ids)-1]
-		}
-		q, err := s.queue(ctx, tx, tk, n, false)
-		if err != nil {
-			return false, err
-		}
-		queued = queued || q
+	queued, err := s.mailAgents(ctx, tx, ticketID, outbound.KindSLAWarning, func(n *outbound.Notice) {
+		n.Event, n.Message = kind, when
+	})
+	if err != nil {
+		return false, err
 	}
-	return queued, store.InsertEvent(ctx, tx, tk.ID, "sla_"+kind, "", jsonObj("deadline", deadline.UTC().Format(time.RFC3339)))
+	return queued, store.InsertEvent(ctx, tx, ticketID, "sla_"+kind, "", jsonObj("deadline", deadline.UTC().Format(time.RFC3339)))
 }

@@ -21,21 +21,11 @@ func cmdAgent(ctx context.Context, cfgPath string, args []string, stdout io.Writ
 	asJSON := fs.Bool("json", false, "print JSON")
 	name := fs.String("name", "", "the agent's name, shown to customers")
 	team := fs.String("team", "", "the team whose tickets the agent answers")
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos, args = append(pos, args[0]), args[1:]
-		}
-	}
-	cfg, err := loadConfig(cfgPath)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, err := openConfigured(ctx, cfgPath)
 	if err != nil {
 		return err
 	}

@@ -143,6 +143,37 @@ func extractConfigFlag(args []string, cfgPath *string) []string {
 	return out
 }
 
+// parseInterspersed parses flags that may stand before or after the positional
+// arguments (`ticket show 3 --json` as well as `ticket show --json 3`) and returns the
+// positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+	}
+	return pos, nil
+}
+
+// openConfigured loads the configuration and opens its migrated database: what every
+// command that reads or changes state starts with.
+func openConfigured(ctx context.Context, cfgPath string) (*config.Config, *store.Store, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
 // loadConfig reads the configuration the same way for every command.
 func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path, os.Environ())

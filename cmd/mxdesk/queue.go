@@ -30,11 +30,7 @@ func cmdQueue(ctx context.Context, cfgPath string, args []string, stdout io.Writ
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err.Error()}
 	}
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := openConfigured(ctx, cfgPath)
 	if err != nil {
 		return err
 	}

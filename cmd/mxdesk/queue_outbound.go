@@ -17,11 +17,7 @@ func cmdQueueOutbound(ctx context.Context, cfgPath, action string, args []string
 	if err != nil || id <= 0 {
 		return usageError{fmt.Sprintf("%q is not an outbox id", args[0])}
 	}
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := openConfigured(ctx, cfgPath)
 	if err != nil {
 		return err
 	}

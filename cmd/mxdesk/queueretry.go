@@ -19,11 +19,7 @@ func cmdQueueRetry(ctx context.Context, cfgPath string, args []string, stdout io
 	if err != nil || id <= 0 {
 		return usageError{fmt.Sprintf("%q is not an inbound id", args[0])}
 	}
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := openConfigured(ctx, cfgPath)
 	if err != nil {
 		return err
 	}

@@ -94,22 +94,11 @@ func cmdTicket(ctx context.Context, cfgPath string, args []string, stdout io.Wri
 	status := fs.String("status", "", "only tickets with this status (list)")
 	limit := fs.Int("limit", 100, "at most this many tickets (list)")
 	// Flags may come before or after the ticket number.
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
-	cfg, err := loadConfig(cfgPath)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := openConfigured(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
