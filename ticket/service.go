@@ -102,6 +102,20 @@ func (s *Service) notice(ctx context.Context, tx *sqlx.Tx, kind string, tk *stor
 	}, nil
 }
 
+// contactNotice loads a ticket and starts a notice of a kind to its contact.
+func (s *Service) contactNotice(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind, auto string) (*store.Ticket, outbound.Notice, error) {
+	tk, err := store.GetTicket(ctx, tx, ticketID)
+	if err != nil {
+		return nil, outbound.Notice{}, err
+	}
+	r, err := store.Contact(ctx, tx, tk.ContactID)
+	if err != nil {
+		return nil, outbound.Notice{}, err
+	}
+	n, err := s.notice(ctx, tx, kind, tk, *r, auto)
+	return tk, n, err
+}
+
 // trimRefs keeps the first id (the thread's root, which clients key on) and the latest
 // ones: References grows with every message and some servers refuse long headers.
 func trimRefs(ids []string) []string {
@@ -143,15 +157,7 @@ func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n ou
 // Acknowledge queues the acknowledgement of a new ticket to its contact, threaded under
 // the customer's message (which is already stored on the ticket).
 func (s *Service) Acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, sla string) (bool, error) {
-	tk, err := store.GetTicket(ctx, tx, ticketID)
-	if err != nil {
-		return false, err
-	}
-	r, err := store.Contact(ctx, tx, tk.ContactID)
-	if err != nil {
-		return false, err
-	}
-	n, err := s.notice(ctx, tx, outbound.KindAck, tk, *r, "auto-replied")
+	tk, n, err := s.contactNotice(ctx, tx, ticketID, outbound.KindAck, "auto-replied")
 	if err != nil {
 		return false, err
 	}
@@ -299,15 +305,7 @@ func RatingOf(arg string) (int, bool) {
 // options, all signed and sharing one nonce, so the first click counts and the others
 // say the rating is recorded.
 func (s *Service) RequestFeedback(ctx context.Context, tx *sqlx.Tx, ticketID int64) (bool, error) {
-	tk, err := store.GetTicket(ctx, tx, ticketID)
-	if err != nil {
-		return false, err
-	}
-	r, err := store.Contact(ctx, tx, tk.ContactID)
-	if err != nil {
-		return false, err
-	}
-	n, err := s.notice(ctx, tx, outbound.KindFeedbackRequest, tk, *r, "auto-generated")
+	tk, n, err := s.contactNotice(ctx, tx, ticketID, outbound.KindFeedbackRequest, "auto-generated")
 	if err != nil {
 		return false, err
 	}
