@@ -27,6 +27,8 @@ type Spooler interface {
 
 // Config is what the SMTP server needs.
 type Config struct {
+	// Metrics counts verdicts and times them; nil counts nothing.
+	Metrics         *Metrics
 	Listen          string
 	Hostname        string
 	MaxMessageBytes int64
@@ -243,7 +245,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // MaxMessageBytes and drains the rest without keeping it), checks line endings and the
 // header, authenticates the sender, prepends our Authentication-Results and Received
 // fields, and commits it to the spool before returning nil, which go-smtp answers with 250.
-func (ss *session) Data(r io.Reader) error {
+func (ss *session) Data(r io.Reader) (err error) {
+	var bodyRead time.Time
+	defer func() { ss.s.cfg.Metrics.observe(err, bodyRead) }()
 	started := time.Now()
 	if ss.lc != nil {
 		ss.lc.dataStart = started
@@ -252,7 +256,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	var buf bytes.Buffer
 	buf.Grow(4096)
-	if _, err := buf.ReadFrom(r); err != nil {
+	_, err = buf.ReadFrom(r)
+	bodyRead = time.Now()
+	if err != nil {
 		if errors.Is(err, smtp.ErrDataTooLarge) {
 			ss.s.log.Info("smtpd: message refused, too large", "remote", ss.remote, "mail_from", ss.from,
 				"limit", ss.s.cfg.MaxMessageBytes)

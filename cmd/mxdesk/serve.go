@@ -83,6 +83,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	smtpCfg.Metrics = smtpd.NewMetrics(reg)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log)
 	if err != nil {
