@@ -302,6 +302,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		in.AuthResults = res.JSON()
 		prefix = res.Header(ss.s.cfg.Hostname)
 	}
+	raw = dropOurAuthResults(raw, ss.s.cfg.Hostname)
 	received := ss.receivedHeader()
 	stored := make([]byte, 0, len(received)+len(prefix)+len(raw))
 	stored = append(append(append(stored, received...), prefix...), raw...)
