@@ -1,10 +1,25 @@
 # bench/lib.sh: helpers sourced by bench/run, bench/crash and bench/soak (not executable).
-# Everything listens on 127.0.0.1 only. Ports start at BENCH_PORT (default 26000) so two
-# benches on one machine can be told apart by it.
+# Everything listens on 127.0.0.1 only, on ports derived from BENCH_PORT (default: a random
+# free base between 20000 and 31900).
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
-BENCH_PORT=${BENCH_PORT:-26000}
+# ports_free BASE: nothing listens on any port the bench derives from BASE.
+ports_free() {
+  local o
+  for o in 25 26 27 53 80 90 125 432; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$(($1 + o))") 2>/dev/null && return 1
+  done
+  return 0
+}
+# Without BENCH_PORT, a random free base below the ephemeral range, so two benches (or a
+# bench and .ci/run's crash run) on one machine do not talk to each other's servers.
+if [ -z "${BENCH_PORT:-}" ]; then
+  for _ in $(seq 50); do
+    BENCH_PORT=$((20000 + (RANDOM % 120) * 100))
+    ports_free "$BENCH_PORT" && break
+  done
+fi
 P_SINK=$((BENCH_PORT + 25))   # smtp-sink: the ceiling, and the relay for acknowledgements
 P_PFX=$((BENCH_PORT + 26))    # throwaway Postfix
 P_MX=$((BENCH_PORT + 27))     # mxdesk serve, SMTP
@@ -12,6 +27,7 @@ P_WEB=$((BENCH_PORT + 80))    # mxdesk serve, portal
 P_DNS=$((BENCH_PORT + 53))    # loopback DNS for DKIM keys
 P_PG=$((BENCH_PORT + 432))    # throwaway PostgreSQL
 P_ACK=$((BENCH_PORT + 125))   # loadgen sink (crash, soak): records acks by Message-ID
+P_METRICS=$((BENCH_PORT + 90)) # mxdesk serve, /metrics (binaries that have it)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/usr/bin
 
@@ -50,6 +66,7 @@ install_peers() {
   [ "${1:-}" = dkim ] && { /usr/bin/python3 -c 'import dkim' 2>/dev/null || need+=(python3-dkim); }
   [ -x "$PGBIN/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v runuser >/dev/null || need+=(util-linux)
+  command -v ss >/dev/null || need+=(iproute2)
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing from Debian: ${need[*]}"
   echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
@@ -72,8 +89,10 @@ build() {
   (cd "$ROOT" && go build -o "$bin/" ./bench/loadgen ./bench/verify ./bench/dnsd ./bench/seed) || die "building bench tools failed"
 }
 
+# has_section MXDESK NAME: the binary's example configuration has a [NAME] section.
+has_section() { "$1" check-config --example 2>/dev/null | grep -q "^\[$2\]"; }
 # dkim_available MXDESK: the binary has the [dns] section DKIM verification needs.
-dkim_available() { "$1" check-config --example 2>/dev/null | grep -q '^\[dns\]'; }
+dkim_available() { has_section "$1" dns; }
 
 # dkim_setup DIR TEMPLATES...: make a key and a zone for example.org under DIR and sign
 # every template directory in place (dkimpy; Message-ID stays unsigned: loadgen adds a
@@ -101,8 +120,10 @@ PY
 
 # mx_config FILE DBURL DATADIR [EXTRA]: a serve configuration for the bench.
 mx_config() {
-  local dns=""
+  local dns="" metrics=""
   [ "${DKIM_ON:-0}" = 1 ] && dns=$'[dns]\nserver = "127.0.0.1:'$P_DNS'"'
+  # Binaries with a [metrics] section listen on a fixed default port: give it ours.
+  has_section "$BIN/mxdesk" metrics && metrics=$'[metrics]\nlisten = "127.0.0.1:'$P_METRICS'"'
   cat >"$1" <<EOF
 domain = "example.com"
 database_url = "$2"
@@ -124,6 +145,7 @@ max_auto_per_hour = ${MAX_AUTO:-100}
 listen = "127.0.0.1:$P_WEB"
 ${4:-}
 $dns
+$metrics
 EOF
 }
 
@@ -132,6 +154,15 @@ mx_start() {
   "$BIN/mxdesk" --config "$1" serve >>"$2" 2>&1 &
   MX_PID=$!
   wait_port "$P_MX" 30 || { tail -20 "$2" >&2; die "serve did not listen on $P_MX"; }
+  # Whoever answers must be this serve, not another bench's.
+  local i
+  for i in $(seq 50); do
+    ss -Hltnp "sport = :$P_MX" 2>/dev/null | grep -q "pid=$MX_PID," && return 0
+    kill -0 "$MX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -5 "$2" >&2
+  die "127.0.0.1:$P_MX is not served by our serve (pid $MX_PID): another process holds the port (set BENCH_PORT)"
 }
 
 # mx_stop [SIGNAL]: stop serve and wait for it.
@@ -142,14 +173,23 @@ mx_stop() {
   MX_PID=""
 }
 
+# metric NAME: an unlabelled sample from serve's /metrics (empty when there is none).
+metric() {
+  { exec 3<>"/dev/tcp/127.0.0.1/$P_METRICS"; } 2>/dev/null || return 0
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  awk -v n="$1" '$1 == n {print $2; exit}' <&3
+  exec 3<&-
+}
+
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # PostgreSQL: one throwaway cluster per bench run, a fresh database per measurement.
+# PG_URL_PARAMS is appended to serve's database URL (e.g. binary_parameters=yes).
 pg_start() { # pg_start DIR -> prints the URL of database "bench"
   "$ROOT/.ci/postgres" start "$1" "$P_PG" >/dev/null || die "PostgreSQL did not start"
   pg_recreate bench
-  echo "postgres://postgres@127.0.0.1:$P_PG/bench?sslmode=disable"
+  echo "postgres://postgres@127.0.0.1:$P_PG/bench?sslmode=disable${PG_URL_PARAMS:+&$PG_URL_PARAMS}"
 }
 pg_stop() { "$ROOT/.ci/postgres" stop "$1" || true; }
 pg_psql() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$P_PG" -U postgres "$@"; }

@@ -5,7 +5,8 @@
 //
 //	seed -db sqlite:PATH|postgres://… [-tickets N] [-messages N] [-chunk N]
 //
-// It migrates the database, then generates the rows inside the database with bulk
+// It migrates the database (unless -migrate=false: bench/run lets the mxdesk binary under
+// test create its own schema), then generates the rows inside the database with bulk
 // INSERT … SELECT over a number series (generate_series on PostgreSQL, a recursive CTE on
 // SQLite), -chunk rows per transaction; on SQLite with synchronous=OFF for the seeding
 // connection only (a crash mid-seed means seeding again). Nothing here goes through
@@ -29,22 +30,25 @@ func main() {
 	messages := flag.Int64("messages", 3_000_000, "messages (at least one per ticket)")
 	contacts := flag.Int64("contacts", 250_000, "contacts")
 	chunk := flag.Int64("chunk", 200_000, "rows per transaction")
+	migrate := flag.Bool("migrate", true, "apply this tree's migrations first (bench/run migrates with the binary under test instead and passes -migrate=false)")
 	flag.Parse()
-	if err := run(*dbURL, *tickets, *messages, *contacts, *chunk); err != nil {
+	if err := run(*dbURL, *tickets, *messages, *contacts, *chunk, *migrate); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string, tickets, messages, contacts, chunk int64) error {
+func run(url string, tickets, messages, contacts, chunk int64, migrate bool) error {
 	ctx := context.Background()
 	st, err := store.Open(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
+	if migrate {
+		if _, err := st.Migrate(ctx); err != nil {
+			return err
+		}
 	}
 	team, err := store.EnsureTeam(ctx, st.DB, "Support")
 	if err != nil {
