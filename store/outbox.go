@@ -54,11 +54,14 @@ func InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) error {
 	return nil
 }
 
-// CountAutomaticSince counts automatic mails queued to rcpt since t (the loop guard's window).
+// CountAutomaticSince counts automatic mails queued to rcpt since t (the loop guard's
+// window). Suppressed rows do not count; the statuses are listed, not excluded, so the
+// outbox_loop_guard index seeks to exactly the rows counted.
 func CountAutomaticSince(ctx context.Context, q sqlx.QueryerContext, rcpt string, t time.Time) (int, error) {
 	var n int
-	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND automatic = ? AND status <> ? AND created_at >= ?`),
-		rcpt, true, OutboxSuppressed, t)
+	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND automatic = ?
+		AND status IN (?, ?, ?, ?, ?) AND created_at >= ?`),
+		rcpt, true, OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced, t)
 	if err != nil {
 		return 0, fmt.Errorf("count outbox to %s: %w", rcpt, err)
 	}

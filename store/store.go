@@ -64,6 +64,15 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		driver, dialect = "sqlite", SQLite
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		driver, dsn, dialect = "postgres", url, Postgres
+		// Binary parameters: lib/pq otherwise sends []byte (raw mail, attachments) as hex
+		// text, doubling what crosses the wire (measured +30-49 % on the spool commit).
+		if !strings.Contains(dsn, "binary_parameters=") {
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			dsn += sep + "binary_parameters=yes"
+		}
 	default:
 		return nil, fmt.Errorf("open database: %q: want sqlite:PATH or postgres://…", redact(url))
 	}
@@ -72,8 +81,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
 	if dialect == SQLite {
-		db.SetMaxOpenConns(8)
-		db.SetMaxIdleConns(8)
+		// One connection: SQLite has one writer anyway, and writers on several connections
+		// meet in its busy handler, which sleeps up to 100 ms at a time (measured: p99 of
+		// the 250 from ~435 ms down to ~11 ms, 2-3x the throughput). WAL still lets other
+		// processes (the CLI) read beside it. Code must never query the DB handle while
+		// holding a transaction: that would wait for itself.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
 	} else {
 		db.SetMaxOpenConns(32)
 		db.SetMaxIdleConns(16)
