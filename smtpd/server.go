@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -175,6 +174,32 @@ func limitConnOf(c net.Conn) *limitConn {
 	}
 }
 
+// headRoom is kept free in front of a message's body for the fields smtpd prepends.
+const headRoom = 8192
+
+// sameBytes reports whether a and b are the same slice of memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// readAll reads r to its end onto buf, growing it by append's policy (about 1.25x for
+// large buffers, where bytes.Buffer doubles).
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
 type session struct {
 	s      *Server
 	conn   *smtp.Conn
@@ -182,7 +207,9 @@ type session struct {
 	remote string
 	ip     netip.Addr
 	from   string
-	rcpt   []string
+	// sizeHint is MAIL FROM's SIZE=, to size the DATA buffer once.
+	sizeHint int64
+	rcpt     []string
 }
 
 func (ss *session) AuthMechanisms() []string { return nil }
@@ -213,6 +240,10 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if from != "" && !plausibleAddress(from) {
 		return ss.refuse(errBadSender)
+	}
+	ss.sizeHint = 0
+	if opts != nil && opts.Size > 0 {
+		ss.sizeHint = opts.Size
 	}
 	ss.from = from
 	ss.rcpt = ss.rcpt[:0]
@@ -254,9 +285,11 @@ func (ss *session) Data(r io.Reader) (err error) {
 		ss.lc.inData.Store(true)
 		defer ss.lc.inData.Store(false)
 	}
-	var buf bytes.Buffer
-	buf.Grow(4096)
-	_, err = buf.ReadFrom(r)
+	// The body lands behind room for our Received and Authentication-Results fields, so
+	// the stored copy is the same buffer, not a second copy of a message that may be 25 MB;
+	// SIZE= from MAIL FROM sizes it once.
+	buf := make([]byte, headRoom, headRoom+max(4096, min(ss.sizeHint, ss.s.cfg.MaxMessageBytes)+1024))
+	buf, err = readAll(r, buf)
 	bodyRead = time.Now()
 	if err != nil {
 		if errors.Is(err, smtp.ErrDataTooLarge) {
@@ -268,14 +301,14 @@ func (ss *session) Data(r io.Reader) (err error) {
 		if errors.As(err, &ne) && ne.Timeout() {
 			// The rest of the body must not be read as commands (go-smtp would go on
 			// reading after our reply): the connection ends here, without a 250.
-			ss.s.log.Info("smtpd: DATA timed out, closing connection", "remote", ss.remote, "read", buf.Len())
+			ss.s.log.Info("smtpd: DATA timed out, closing connection", "remote", ss.remote, "read", len(buf)-headRoom)
 			ss.conn.Close()
 			return errTemporary
 		}
 		ss.s.log.Info("smtpd: DATA aborted", "remote", ss.remote, "err", err)
 		return reply(err)
 	}
-	raw := buf.Bytes()
+	raw := buf[headRoom:]
 	if err := scanMessage(raw, ss.s.cfg.MaxHeaderBytes, ss.s.cfg.MaxHeaderFields); err != nil {
 		ss.s.log.Info("smtpd: message refused", "remote", ss.remote, "mail_from", ss.from, "why", err)
 		return ss.refuse(err)
@@ -304,9 +337,16 @@ func (ss *session) Data(r io.Reader) (err error) {
 	}
 	raw = dropOurAuthResults(raw, ss.s.cfg.Hostname)
 	received := ss.receivedHeader()
-	stored := make([]byte, 0, len(received)+len(prefix)+len(raw))
-	stored = append(append(append(stored, received...), prefix...), raw...)
-	in.Raw = stored
+	if n := len(received) + len(prefix); n <= headRoom && sameBytes(raw, buf[headRoom:]) {
+		start := headRoom - n
+		copy(buf[start:], received)
+		copy(buf[start+len(received):], prefix)
+		in.Raw = buf[start:]
+	} else {
+		// Fields too long for the room, or raw was rewritten: one copy.
+		stored := make([]byte, 0, n+len(raw))
+		in.Raw = append(append(append(stored, received...), prefix...), raw...)
+	}
 	if err := ss.s.spool.Commit(context.Background(), in); err != nil {
 		ss.s.log.Error("smtpd: spool commit failed, answered temporary failure", "remote", ss.remote, "err", err)
 		return reply(err)
