@@ -89,16 +89,6 @@ func FindMessageID(ctx context.Context, q sqlx.QueryerContext, msgid string) ([]
 	return out, nil
 }
 
-// InboundMessageTickets returns the tickets that already hold an incoming message with this
-// Message-ID (for the deduplication of re-delivered mail).
-func InboundMessageTickets(ctx context.Context, q sqlx.QueryerContext, msgid string) ([]int64, error) {
-	var ids []int64
-	if err := sqlx.SelectContext(ctx, q, &ids, rebind(q, "SELECT ticket_id FROM messages WHERE message_id = ? AND direction = 'in'"), msgid); err != nil {
-		return nil, fmt.Errorf("find inbound message-id: %w", err)
-	}
-	return ids, nil
-}
-
 // Attachment is a file carried by a message; its bytes are the blob named by SHA256.
 type Attachment struct {
 	ID          int64  `db:"id"`

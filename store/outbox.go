@@ -150,25 +150,6 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
 	return nil
 }
 
-// MarkOutboxRetry records a temporary failure and when to try again.
-func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, cause error, next time.Time) error {
-	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`),
-		OutboxPending, cause.Error(), next.UTC(), id)
-	if err != nil {
-		return fmt.Errorf("outbox %d: mark retry: %w", id, err)
-	}
-	return nil
-}
-
-// MarkOutboxFailed records a permanent failure; the row stays for the operator to see.
-func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, cause error) error {
-	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, last_error = ? WHERE id = ?`), OutboxFailed, cause.Error(), id)
-	if err != nil {
-		return fmt.Errorf("outbox %d: mark failed: %w", id, err)
-	}
-	return nil
-}
-
 // ListOutbox returns outbox rows, newest first, optionally of one status or one ticket.
 func (s *Store) ListOutbox(ctx context.Context, status string, ticketID int64, limit int) ([]Outbox, error) {
 	q := "SELECT * FROM outbox WHERE 1=1"

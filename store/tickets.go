@@ -96,15 +96,6 @@ func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]Ticket, erro
 	return out, nil
 }
 
-// SetTicketStatus changes status and the timestamp that goes with it, and bumps updated_at.
-func SetTicketStatus(ctx context.Context, q sqlx.ExtContext, id int64, status string, at time.Time) error {
-	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?`), status, at, id)
-	if err != nil {
-		return fmt.Errorf("ticket %d: set status: %w", id, err)
-	}
-	return nil
-}
-
 // TouchTicket bumps updated_at.
 func TouchTicket(ctx context.Context, q sqlx.ExtContext, id int64, at time.Time) error {
 	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET updated_at = ? WHERE id = ?`), at, id)
