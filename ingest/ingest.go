@@ -68,6 +68,7 @@ type Ingester struct {
 	tickets *ticket.Service
 	wake    chan struct{}
 	now     func() time.Time
+	handed  handover
 }
 
 // New returns an Ingester.
@@ -82,112 +83,12 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Ingester {
 	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), tickets: tickets, wake: make(chan struct{}, 1), now: store.Now}
 }
 
-// Notify tells the ingester new rows are spooled; it never blocks the SMTP session.
-func (g *Ingester) Notify([]int64) {
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run processes due spool rows until ctx ends, then returns after the row in hand.
-func (g *Ingester) Run(ctx context.Context, poll time.Duration) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-g.wake:
-		case <-t.C:
-		}
-		for ctx.Err() == nil {
-			n, err := g.RunOnce(ctx)
-			if err != nil {
-				g.log.Error("ingest: claim failed", "err", err)
-				break
-			}
-			if n == 0 {
-				break
-			}
-		}
-		t.Reset(poll)
-	}
-}
-
-// RunOnce processes a batch of due rows; it returns how many it looked at.
-func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
-	ids, err := g.st.DueInbound(ctx, 32)
-	if err != nil {
-		return 0, err
-	}
-	for _, id := range ids {
-		// Finish the row in hand even when shutdown begins.
-		pctx := context.WithoutCancel(ctx)
-		if err := g.Process(pctx, id); err != nil {
-			g.log.Error("ingest: failed, will retry", "inbound_id", id, "err", err)
-			if ferr := g.st.FailInbound(pctx, id, err); ferr != nil {
-				g.log.Error("ingest: could not record failure", "inbound_id", id, "err", ferr)
-			}
-		}
-	}
-	return len(ids), nil
-}
-
 // Result is what processing one spool row did, for logs and tests.
 type Result struct {
 	Tickets   []int64
 	Messages  []int64
 	Created   []int64
 	Duplicate bool
-}
-
-// Process ingests one spool row in one transaction. Parsing happens before the
-// transaction (the raw message never changes), so the database lock is held only for the
-// writes; a row another replica is ingesting, or has ingested, is skipped.
-func (g *Ingester) Process(ctx context.Context, id int64) error {
-	in, err := store.GetInbound(ctx, g.st.DB, id)
-	if err != nil {
-		return fmt.Errorf("ingest %d: %w", id, err)
-	}
-	if in.Status != store.InboundNew && in.Status != store.InboundFailed {
-		return nil
-	}
-	pm := g.parser.Parse(in.Raw)
-	class := Classify(in.MailFrom, pm, g.cfg.Own)
-	queued, skipped := false, false
-	var res Result
-	err = g.st.Tx(ctx, func(tx *sqlx.Tx) error {
-		res, queued, skipped = Result{}, false, false
-		due, err := store.LockInbound(ctx, tx, g.st.Dialect, id)
-		if err != nil {
-			return err
-		}
-		if !due {
-			skipped = true
-			return nil
-		}
-		queued, err = g.apply(ctx, tx, in, pm, class, &res)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ingest %d: %w", id, err)
-	}
-	if skipped {
-		return nil
-	}
-	attrs := []any{"inbound_id", id, "from", pm.From.Address, "message_id", pm.MessageID, "tickets", res.Tickets, "created", res.Created}
-	if res.Duplicate {
-		attrs = append(attrs, "duplicate", true)
-	}
-	if class.Automatic {
-		attrs = append(attrs, "automatic", class.Why)
-	}
-	g.log.Info("ingest: message stored", attrs...)
-	if queued && g.cfg.OnOutbox != nil {
-		g.cfg.OnOutbox()
-	}
-	return nil
 }
 
 // routes groups the recipients: a reply address leads to its ticket, plain mailboxes to

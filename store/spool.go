@@ -22,7 +22,7 @@ type Spool struct {
 	st       *Store
 	reqs     chan *spoolReq
 	maxBatch int
-	notify   func(ids []int64)
+	notify   func(ins []*Inbound)
 	done     chan struct{}
 	stopped  chan struct{}
 }
@@ -32,9 +32,10 @@ type spoolReq struct {
 	err chan error
 }
 
-// NewSpool returns a spool writing to st. notify, if not nil, is told the ids of every
-// committed batch (ingest wakes on it).
-func (s *Store) NewSpool(notify func(ids []int64)) *Spool {
+// NewSpool returns a spool writing to st. notify, if not nil, is handed the rows of every
+// committed batch, raw bytes included (ingest wakes on it and parses them without reading
+// them back). It must not block.
+func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
 	return &Spool{
 		st:       s,
 		reqs:     make(chan *spoolReq),
@@ -126,14 +127,14 @@ func (sp *Spool) commit(ctx context.Context, batch []*spoolReq) {
 		}
 	}
 	if sp.notify != nil {
-		ids := make([]int64, 0, len(batch))
+		ins := make([]*Inbound, 0, len(batch))
 		for _, r := range batch {
 			if r.in.ID != 0 {
-				ids = append(ids, r.in.ID)
+				ins = append(ins, r.in)
 			}
 		}
-		if len(ids) > 0 {
-			sp.notify(ids)
+		if len(ins) > 0 {
+			sp.notify(ins)
 		}
 	}
 }

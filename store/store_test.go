@@ -31,11 +31,11 @@ func TestSpoolGroupCommitStoresEveryMessageOnce(t *testing.T) {
 		ctx := context.Background()
 		var mu sync.Mutex
 		notified := map[int64]bool{}
-		sp := st.NewSpool(func(ids []int64) {
+		sp := st.NewSpool(func(ins []*store.Inbound) {
 			mu.Lock()
 			defer mu.Unlock()
-			for _, id := range ids {
-				notified[id] = true
+			for _, in := range ins {
+				notified[in.ID] = true
 			}
 		})
 		go sp.Run(ctx)

@@ -1,0 +1,300 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/mxdesk/mxdesk/store"
+)
+
+// Batch limits. One transaction ingests several spool rows, so the commit (an fsync) is
+// paid once per batch instead of once per message: that commit, not parsing, was what
+// kept ingest behind the SMTP side. The limits keep one transaction short: on SQLite the
+// spool's writer waits for it (one connection), so a long one would show as SMTP latency.
+const (
+	batchRows  = 32
+	batchBytes = 8 << 20 // raw bytes parsed and held per batch
+	// handoverBytes bounds the messages kept in memory between the spool's commit and
+	// ingest; beyond it, ingest reads the row back from the database.
+	handoverBytes = 64 << 20
+)
+
+// batchTime is how long one ingest transaction may keep adding rows, per dialect.
+var batchTime = map[string]time.Duration{store.SQLite: 5 * time.Millisecond, store.Postgres: 25 * time.Millisecond}
+
+// handover keeps the messages the spool has just committed, so ingest parses the bytes
+// smtpd already holds instead of reading every message back from the database (for a
+// 25 MB message, two more copies). It is only a cache: a row missing here is read from
+// the spool, and correctness never depends on it.
+type handover struct {
+	mu    sync.Mutex
+	rows  map[int64]*store.Inbound
+	bytes int
+}
+
+func (h *handover) put(ins []*store.Inbound) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rows == nil {
+		h.rows = map[int64]*store.Inbound{}
+	}
+	for _, in := range ins {
+		if in.ID == 0 || h.bytes+len(in.Raw) > handoverBytes {
+			continue
+		}
+		h.rows[in.ID] = in
+		h.bytes += len(in.Raw)
+	}
+}
+
+func (h *handover) take(id int64) *store.Inbound {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	in := h.rows[id]
+	if in != nil {
+		delete(h.rows, id)
+		h.bytes -= len(in.Raw)
+	}
+	return in
+}
+
+// forget drops what is no longer due: rows below the newest due id that were not due
+// (another replica took them), or everything when nothing was due.
+func (h *handover) forget(due []int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(due) == 0 {
+		clear(h.rows)
+		h.bytes = 0
+		return
+	}
+	isDue := make(map[int64]bool, len(due))
+	last := int64(0)
+	for _, id := range due {
+		isDue[id] = true
+		last = max(last, id)
+	}
+	for id, in := range h.rows {
+		if id < last && !isDue[id] {
+			delete(h.rows, id)
+			h.bytes -= len(in.Raw)
+		}
+	}
+}
+
+// Notify hands over the rows the spool has just committed and wakes the ingester; it
+// never blocks the SMTP session.
+func (g *Ingester) Notify(ins []*store.Inbound) {
+	g.handed.put(ins)
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes due spool rows until ctx ends, then returns after the batch in hand.
+func (g *Ingester) Run(ctx context.Context, poll time.Duration) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.wake:
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := g.RunOnce(ctx)
+			if err != nil {
+				g.log.Error("ingest: claim failed", "err", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		t.Reset(poll)
+	}
+}
+
+// item is one spool row on its way through a batch.
+type item struct {
+	in      *store.Inbound
+	pm      *Parsed
+	class   Class
+	res     Result
+	queued  bool
+	skipped bool // another replica has it, or it is no longer due
+	done    bool // handled in the batch transaction
+	err     error
+}
+
+// RunOnce ingests a batch of due rows; it returns how many it looked at.
+func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
+	ids, err := g.st.DueInbound(ctx, batchRows)
+	if err != nil {
+		return 0, err
+	}
+	g.handed.forget(ids)
+	// Finish the rows in hand even when shutdown begins.
+	ctx = context.WithoutCancel(ctx)
+	var items []*item
+	size := 0
+	for _, id := range ids {
+		if size >= batchBytes {
+			break // the rest are due again at once
+		}
+		it := g.prepare(ctx, id)
+		if it == nil {
+			continue
+		}
+		size += len(it.in.Raw)
+		items = append(items, it)
+	}
+	g.runBatch(ctx, items)
+	for _, it := range items {
+		if it.err != nil {
+			g.log.Error("ingest: failed, will retry", "inbound_id", it.in.ID, "err", it.err)
+			if ferr := g.st.FailInbound(ctx, it.in.ID, it.err); ferr != nil {
+				g.log.Error("ingest: could not record failure", "inbound_id", it.in.ID, "err", ferr)
+			}
+			continue
+		}
+		g.finish(it)
+	}
+	return len(ids), nil
+}
+
+// Process ingests one spool row in its own transaction. Unlike RunOnce, it leaves
+// recording a failure to the caller.
+func (g *Ingester) Process(ctx context.Context, id int64) error {
+	it := g.prepare(ctx, id)
+	if it == nil {
+		return nil
+	}
+	g.runOne(ctx, it)
+	if it.err != nil {
+		return it.err
+	}
+	g.finish(it)
+	return nil
+}
+
+// prepare loads and parses a row outside any transaction (the raw message never changes,
+// so the database lock is held only for the writes). It returns nil for a row that is no
+// longer due.
+func (g *Ingester) prepare(ctx context.Context, id int64) *item {
+	in := g.handed.take(id)
+	if in == nil {
+		var err error
+		if in, err = store.GetInbound(ctx, g.st.DB, id); err != nil {
+			return &item{in: &store.Inbound{ID: id}, err: fmt.Errorf("ingest %d: %w", id, err)}
+		}
+		if in.Status != store.InboundNew && in.Status != store.InboundFailed {
+			return nil
+		}
+	}
+	if len(g.routes(in.Rcpt)) == 0 {
+		// Known before any write: failing it here keeps it out of the batch transaction.
+		return &item{in: in, err: fmt.Errorf("ingest %d: %w", id, errNoRoute)}
+	}
+	pm := g.parser.Parse(in.Raw)
+	return &item{in: in, pm: pm, class: Classify(in.MailFrom, pm, g.cfg.Own)}
+}
+
+// runBatch ingests the items in one transaction, for as long as the dialect's batch time
+// allows; rows left over are due again at once. Errors are rare (a row no mailbox
+// serves, a conflict with another replica), and on PostgreSQL one aborts the whole
+// transaction, so a batch with an error is rolled back and every row redone alone.
+func (g *Ingester) runBatch(ctx context.Context, items []*item) {
+	var todo []*item
+	for _, it := range items {
+		if it.err == nil {
+			todo = append(todo, it)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	if len(todo) == 1 {
+		g.runOne(ctx, todo[0])
+		return
+	}
+	budget := batchTime[g.st.Dialect]
+	start := time.Now()
+	err := g.st.Tx(ctx, func(tx *sqlx.Tx) error {
+		for i, it := range todo {
+			if i > 0 && time.Since(start) > budget {
+				break
+			}
+			if err := g.applyItem(ctx, tx, it); err != nil {
+				return err
+			}
+			it.done = true
+		}
+		return nil
+	})
+	if err == nil {
+		for _, it := range todo {
+			if !it.done {
+				// Not reached: still new, the next batch takes it.
+				it.skipped = true
+				g.handed.put([]*store.Inbound{it.in})
+			}
+		}
+		return
+	}
+	for _, it := range todo {
+		it.done = false
+		g.runOne(ctx, it)
+	}
+}
+
+// runOne ingests one item in its own transaction.
+func (g *Ingester) runOne(ctx context.Context, it *item) {
+	if it.err != nil {
+		return
+	}
+	if err := g.st.Tx(ctx, func(tx *sqlx.Tx) error { return g.applyItem(ctx, tx, it) }); err != nil {
+		it.err = fmt.Errorf("ingest %d: %w", it.in.ID, err)
+	}
+}
+
+// applyItem locks the row and applies it, in tx.
+func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
+	it.res, it.queued, it.skipped = Result{}, false, false
+	due, err := store.LockInbound(ctx, tx, g.st.Dialect, it.in.ID)
+	if err != nil {
+		return err
+	}
+	if !due {
+		it.skipped = true
+		return nil
+	}
+	it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res)
+	return err
+}
+
+// finish logs a committed outcome and wakes the outbound worker.
+func (g *Ingester) finish(it *item) {
+	id := it.in.ID
+	if it.skipped {
+		return
+	}
+	pm, res := it.pm, it.res
+	attrs := []any{"inbound_id", id, "from", pm.From.Address, "message_id", pm.MessageID, "tickets", res.Tickets, "created", res.Created}
+	if res.Duplicate {
+		attrs = append(attrs, "duplicate", true)
+	}
+	if it.class.Automatic {
+		attrs = append(attrs, "automatic", it.class.Why)
+	}
+	g.log.Info("ingest: message stored", attrs...)
+	if it.queued && g.cfg.OnOutbox != nil {
+		g.cfg.OnOutbox()
+	}
+}

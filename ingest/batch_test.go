@@ -1,0 +1,109 @@
+package ingest
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/store/storetest"
+)
+
+func TestBatch(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, h *harness)
+	}{
+		{
+			name: "one batch holds two new tickets, an unroutable row and an MTA retry of the first; each gets its own outcome",
+			run: func(t *testing.T, h *harness) {
+				first := h.spool("alice@example.org", support, customer(alice, "b-1@example.org", "Batch"))
+				bob := h.spool("bob@example.org", support, customer("Bob <bob@example.org>", "b-2@example.org", "Another matter"))
+				lost := h.spool("alice@example.org", []string{"sales@example.com"}, customer(alice, "b-3@example.org", "Nobody"))
+				again := h.spool("alice@example.org", support, customer(alice, "b-1@example.org", "Batch"))
+				n, err := h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if n != 4 {
+					t.Fatalf("RunOnce looked at %d rows, want 4", n)
+				}
+				want := map[int64]string{first: store.InboundDone, bob: store.InboundDone, lost: store.InboundFailed, again: store.InboundDuplicate}
+				for id, status := range want {
+					if got := h.inbound(id); got.Status != status {
+						t.Errorf("row %d is %q (%s), want %q", id, got.Status, got.Error, status)
+					}
+				}
+				if got := h.inbound(lost).Error; !strings.Contains(got, errNoRoute.Error()) {
+					t.Errorf("unroutable row's error = %q", got)
+				}
+				// The retry was recognised inside the transaction that stored the first copy.
+				if n := h.count("SELECT COUNT(*) FROM tickets"); n != 2 {
+					t.Errorf("%d tickets, want 2", n)
+				}
+				for id := int64(1); id <= 2; id++ {
+					if ms := h.messages(id); len(ms) != 1 {
+						t.Errorf("ticket %d has %d messages, want 1", id, len(ms))
+					}
+				}
+				if rows := h.outbox(); len(rows) != 2 {
+					t.Errorf("%d outbox rows, want 2 acknowledgements", len(rows))
+				}
+			},
+		},
+		{
+			name: "rows handed over by the spool are ingested from memory, and a handed row another replica finished is not stored twice",
+			run: func(t *testing.T, h *harness) {
+				id1 := h.spool("alice@example.org", support, customer(alice, "h-1@example.org", "Handed one"))
+				id2 := h.spool("bob@example.org", support, customer("bob@example.org", "h-2@example.org", "Handed two"))
+				// Another replica (its own Ingester) takes row 2 before this one gets to it.
+				other := New(h.st, h.g.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				storetest.MustNotErr(t, "other replica", other.Process(h.ctx, id2))
+				h.g.Notify([]*store.Inbound{h.inbound(id1), h.inbound(id2)})
+				// The stale handed row 2 is due no more; RunOnce sees only row 1.
+				n, err := h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if n != 1 {
+					t.Errorf("RunOnce looked at %d rows, want 1", n)
+				}
+				if n := h.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"); n != 2 {
+					t.Errorf("%d incoming messages, want 2", n)
+				}
+				// Even when a stale row is handed and processed directly, the row lock decides.
+				h.g.Notify([]*store.Inbound{h.inbound(id2)})
+				storetest.MustNotErr(t, "process stale", h.g.Process(h.ctx, id2))
+				if n := h.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"); n != 2 {
+					t.Errorf("%d incoming messages after a stale handover, want 2", n)
+				}
+			},
+		},
+		{
+			name: "more rows than one batch takes are all ingested by repeated runs",
+			run: func(t *testing.T, h *harness) {
+				const n = batchRows*2 + 5
+				for i := range n {
+					from := string(rune('a'+i%26)) + "x@example.org"
+					h.spool(from, support, customer(from, "", "Many"))
+				}
+				for range 1000 {
+					if k, err := h.g.RunOnce(h.ctx); err != nil || k == 0 {
+						storetest.MustNotErr(t, "run once", err)
+						break
+					}
+				}
+				if got := h.count("SELECT COUNT(*) FROM tickets"); got != n {
+					t.Errorf("%d tickets, want %d", got, n)
+				}
+				if got := h.count("SELECT COUNT(*) FROM inbound WHERE status = 'done'"); got != n {
+					t.Errorf("%d rows done, want %d", got, n)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				tc.run(t, newHarness(t, st, 100))
+			})
+		})
+	}
+}
