@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -41,7 +42,7 @@ type Store struct {
 // It does not migrate; call Migrate.
 func Open(ctx context.Context, url string) (*Store, error) {
 	var (
-		driver, dsn, dialect string
+		drvName, dsn, dialect string
 	)
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
@@ -61,9 +62,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// busy timeout instead of failing with SQLITE_BUSY at their first write.
 		dsn = "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
-		driver, dialect = "sqlite", SQLite
+		drvName, dialect = "sqlite", SQLite
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		driver, dsn, dialect = "postgres", url, Postgres
+		drvName, dsn, dialect = "postgres", url, Postgres
 		// Binary parameters: lib/pq otherwise sends []byte (raw mail, attachments) as hex
 		// text, doubling what crosses the wire (measured +30-49 % on the spool commit).
 		if !strings.Contains(dsn, "binary_parameters=") {
@@ -76,7 +77,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("open database: %q: want sqlite:PATH or postgres://…", redact(url))
 	}
-	db, err := sqlx.Open(driver, dsn)
+	db, err := openCaching(drvName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
@@ -100,6 +101,24 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
 	return &Store{DB: db, Dialect: dialect}, nil
+}
+
+// openCaching opens a handle whose connections keep their prepared statements
+// (stmtcache.go).
+func openCaching(driverName, dsn string) (*sqlx.DB, error) {
+	probe, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	drv := probe.Driver()
+	probe.Close()
+	var conn driver.Connector = dsnConnector{dsn: dsn, drv: drv}
+	if dc, ok := drv.(driver.DriverContext); ok {
+		if conn, err = dc.OpenConnector(dsn); err != nil {
+			return nil, err
+		}
+	}
+	return sqlx.NewDb(sql.OpenDB(cachingConnector{conn}), driverName), nil
 }
 
 // redact hides a password in a database URL before it reaches a log or an error.

@@ -1,0 +1,77 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/store/storetest"
+	"github.com/mxdesk/mxdesk/threading"
+)
+
+// BenchmarkIngest measures ingest alone: b.N spooled 4 KiB messages from 1,000 senders,
+// each a new ticket with an acknowledgement, drained by RunOnce as serve does. The figure
+// to compare with the SMTP side's accepted rate is msgs/s.
+//
+//	go test -run XXX -bench Ingest -benchtime 3000x ./ingest
+//	MXDESK_TEST_POSTGRES=postgres://… go test -run XXX -bench Ingest -benchtime 3000x ./ingest
+func BenchmarkIngest(b *testing.B) {
+	dialects := storetest.Dialects(b)
+	names := make([]string, 0, len(dialects))
+	for name := range dialects {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			st := storetest.Open(b, dialects[name](b))
+			signer := threading.NewSigner(testSecret)
+			router := NewRouter(testMailboxes, signer)
+			g := New(st, Config{Resolve: router.Resolve, Own: router.Own, Signer: signer, Composer: testComposer(b), MaxAutoPerHour: 100},
+				slog.New(slog.NewTextHandler(io.Discard, nil)))
+			body := string(make([]byte, 0))
+			for len(body) < 3800 {
+				body += "the printer on the third floor is broken again and nobody knows why.\r\n"
+			}
+			err := st.Tx(ctx, func(tx *sqlx.Tx) error {
+				for i := range b.N {
+					from := fmt.Sprintf("customer%d@example.org", i%1000)
+					raw := "From: Customer <" + from + ">\r\nTo: support@example.com\r\nSubject: printer " + fmt.Sprint(i) +
+						"\r\nMessage-ID: <bench." + fmt.Sprint(i) + "@example.org>\r\nDate: Tue, 24 Nov 2026 12:00:00 +0000\r\n" +
+						"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+					in := &store.Inbound{RemoteAddr: "127.0.0.1:1", Helo: "bench", MailFrom: from, Rcpt: []string{"support@example.com"}, Raw: []byte(raw)}
+					if err := store.InsertInbound(ctx, tx, in); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for {
+				n, err := g.RunOnce(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			var done int
+			if err := st.DB.Get(&done, "SELECT COUNT(*) FROM inbound WHERE status = 'done'"); err != nil || done != b.N {
+				b.Fatalf("%d rows done of %d (%v)", done, b.N, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+)
+
+// Every connection keeps its prepared statements by query text, so a statement mxdesk
+// runs thousands of times is parsed (and on PostgreSQL planned) once per connection
+// instead of on every call. Without it, lib/pq sends each query unnamed, and PostgreSQL
+// parses and plans it again every time: on the ingest path that was about a third of the
+// server's time per message; modernc's SQLite likewise re-parses every statement.
+// database/sql's own Stmt would need every call site changed; this wrapper sits below it,
+// so the store's code stays plain queries.
+const (
+	stmtCacheSize = 256 // statements per connection; past it the cache starts over
+	stmtCacheArgs = 64  // multi-row INSERTs vary in shape; they are not worth keeping
+)
+
+// cachingConnector wraps a driver's connector so its connections cache statements.
+type cachingConnector struct {
+	driver.Connector
+}
+
+func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &cachingConn{Conn: conn, stmts: map[string]driver.Stmt{}}, nil
+}
+
+// dsnConnector is a Connector for drivers that only offer Open.
+type dsnConnector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                          { return c.drv }
+
+// cachingConn is one connection with its statements. database/sql uses a connection
+// from one goroutine at a time, so the map needs no lock.
+type cachingConn struct {
+	driver.Conn
+	stmts map[string]driver.Stmt
+}
+
+// cacheable says whether a query is worth a prepared statement: one statement (a
+// migration script is several), with a fixed shape.
+func cacheable(query string, args int) bool {
+	return args <= stmtCacheArgs && !strings.Contains(strings.TrimRight(strings.TrimSpace(query), ";"), ";")
+}
+
+func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.prepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.stmts) >= stmtCacheSize {
+		c.closeStmts()
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+func (c *cachingConn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
+	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
+		return p.PrepareContext(ctx, query)
+	}
+	return c.Conn.Prepare(query)
+}
+
+// forget drops a statement whose use failed: a schema change can leave a PostgreSQL plan
+// unusable ("cached plan must not change result type"), and the next call must prepare
+// afresh rather than fail forever.
+func (c *cachingConn) forget(query string) {
+	if st, ok := c.stmts[query]; ok {
+		delete(c.stmts, query)
+		st.Close()
+	}
+}
+
+func (c *cachingConn) closeStmts() {
+	for q, st := range c.stmts {
+		st.Close()
+		delete(c.stmts, q)
+	}
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if !cacheable(query, len(args)) {
+		if e, ok := c.Conn.(driver.ExecerContext); ok {
+			return e.ExecContext(ctx, query, args)
+		}
+		return nil, driver.ErrSkip
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
+	if err != nil {
+		c.forgetAfter(query, err)
+	}
+	return res, err
+}
+
+func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if !cacheable(query, len(args)) {
+		if q, ok := c.Conn.(driver.QueryerContext); ok {
+			return q.QueryContext(ctx, query, args)
+		}
+		return nil, driver.ErrSkip
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		c.forgetAfter(query, err)
+	}
+	return rows, err
+}
+
+// forgetAfter drops the statement after an error, unless the connection itself is gone
+// (then database/sql discards it with its statements).
+func (c *cachingConn) forgetAfter(query string, err error) {
+	if errors.Is(err, driver.ErrBadConn) {
+		return
+	}
+	c.forget(query)
+}
+
+func (c *cachingConn) Close() error {
+	c.closeStmts()
+	return c.Conn.Close()
+}
+
+// The interfaces database/sql looks for on a connection, passed through.
+
+func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.prepare(ctx, query)
+}
+
+func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
+		return b.BeginTx(ctx, opts)
+	}
+	return c.Conn.Begin() //nolint:staticcheck // drivers without BeginTx
+}
+
+func (c *cachingConn) Ping(ctx context.Context) error {
+	if p, ok := c.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) IsValid() bool {
+	if v, ok := c.Conn.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
