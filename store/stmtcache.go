@@ -39,7 +39,7 @@ type dsnConnector struct {
 }
 
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
-func (c dsnConnector) Driver() driver.Driver                          { return c.drv }
+func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
 // cachingConn is one connection with its statements. database/sql uses a connection
 // from one goroutine at a time, so the map needs no lock.
