@@ -198,9 +198,15 @@ func (g *Ingester) prepare(ctx context.Context, id int64) *item {
 			return nil
 		}
 	}
-	if len(g.routes(in.Rcpt)) == 0 {
+	routes := g.routes(in.Rcpt)
+	if len(routes) == 0 {
 		// Known before any write: failing it here keeps it out of the batch transaction.
 		return &item{in: in, err: fmt.Errorf("ingest %d: %w", id, errNoRoute)}
+	}
+	for _, rt := range routes {
+		if err := g.loadTeam(ctx, rt.Team); err != nil {
+			return &item{in: in, err: fmt.Errorf("ingest %d: %w", id, err)}
+		}
 	}
 	pm := g.parser.Parse(in.Raw)
 	return &item{in: in, pm: pm, class: Classify(in.MailFrom, pm, g.cfg.Own)}
@@ -227,16 +233,31 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	budget := batchTime[g.st.Dialect]
 	start := time.Now()
 	err := g.st.Tx(ctx, func(tx *sqlx.Tx) error {
+		ids := make([]int64, len(todo))
 		for i, it := range todo {
+			ids[i] = it.in.ID
+		}
+		due, err := store.LockInbounds(ctx, tx, g.st.Dialect, ids)
+		if err != nil {
+			return err
+		}
+		finished := map[string][]int64{}
+		for i, it := range todo {
+			it.res, it.queued, it.skipped = Result{}, false, false
 			if i > 0 && time.Since(start) > budget {
 				break
 			}
-			if err := g.applyItem(ctx, tx, it); err != nil {
+			it.done = true
+			if !due[it.in.ID] {
+				it.skipped = true
+				continue
+			}
+			if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 				return err
 			}
-			it.done = true
+			finished[it.res.Status] = append(finished[it.res.Status], it.in.ID)
 		}
-		return nil
+		return store.FinishInbounds(ctx, tx, finished)
 	})
 	if err == nil {
 		for _, it := range todo {
@@ -275,8 +296,10 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 		it.skipped = true
 		return nil
 	}
-	it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res)
-	return err
+	if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
+		return err
+	}
+	return store.FinishInbound(ctx, tx, it.in.ID, it.res.Status)
 }
 
 // finish logs a committed outcome and wakes the outbound worker.
@@ -297,4 +320,27 @@ func (g *Ingester) finish(it *item) {
 	if it.queued && g.cfg.OnOutbox != nil {
 		g.cfg.OnOutbox()
 	}
+}
+
+// loadTeam makes sure the team exists and remembers its id. It runs outside any
+// transaction, so a remembered id is committed; teams are never deleted, so it stays true.
+// A round trip less per message on the hot path.
+func (g *Ingester) loadTeam(ctx context.Context, name string) error {
+	if _, ok := g.teams.Load(name); ok {
+		return nil
+	}
+	id, err := store.EnsureTeam(ctx, g.st.DB, name)
+	if err != nil {
+		return err
+	}
+	g.teams.Store(name, id)
+	return nil
+}
+
+// teamID is the team's id from memory, or from the database in tx.
+func (g *Ingester) teamID(ctx context.Context, tx *sqlx.Tx, name string) (int64, error) {
+	if id, ok := g.teams.Load(name); ok {
+		return id.(int64), nil
+	}
+	return store.EnsureTeam(ctx, tx, name)
 }

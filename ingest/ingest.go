@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -69,6 +70,7 @@ type Ingester struct {
 	wake    chan struct{}
 	now     func() time.Time
 	handed  handover
+	teams   sync.Map // team name -> id (teamID)
 }
 
 // New returns an Ingester.
@@ -89,6 +91,8 @@ type Result struct {
 	Messages  []int64
 	Created   []int64
 	Duplicate bool
+	// Status is what the spool row becomes: done, or duplicate when every copy was.
+	Status string
 }
 
 // routes groups the recipients: a reply address leads to its ticket, plain mailboxes to
@@ -163,7 +167,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 				rt.TicketID, rt.Agent = 0, false
 			}
 		}
-		teamID, err := store.EnsureTeam(ctx, tx, rt.Team)
+		teamID, err := g.teamID(ctx, tx, rt.Team)
 		if err != nil {
 			return false, err
 		}
@@ -279,11 +283,11 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			}
 		}
 	}
-	status := store.InboundDone
+	res.Status = store.InboundDone
 	if res.Duplicate && len(res.Messages) == 0 {
-		status = store.InboundDuplicate
+		res.Status = store.InboundDuplicate
 	}
-	return queued, store.FinishInbound(ctx, tx, in.ID, status)
+	return queued, nil
 }
 
 // storeMessage writes the message row and its attachments.

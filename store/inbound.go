@@ -95,6 +95,45 @@ func LockInbound(ctx context.Context, tx *sqlx.Tx, dialect string, id int64) (bo
 	return len(status) == 1 && (status[0] == InboundNew || status[0] == InboundFailed), nil
 }
 
+// LockInbounds is LockInbound for a batch in one statement; it returns the ids that are
+// locked and still need ingesting. Rows another replica holds are left out.
+func LockInbounds(ctx context.Context, tx *sqlx.Tx, dialect string, ids []int64) (map[int64]bool, error) {
+	q, args, err := sqlx.In("SELECT id FROM inbound WHERE id IN (?) AND status IN (?, ?)", ids, InboundNew, InboundFailed)
+	if err != nil {
+		return nil, fmt.Errorf("inbound: lock: %w", err)
+	}
+	if dialect == Postgres {
+		q += " FOR UPDATE SKIP LOCKED"
+	}
+	var got []int64
+	if err := tx.SelectContext(ctx, &got, tx.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("inbound: lock: %w", err)
+	}
+	due := make(map[int64]bool, len(got))
+	for _, id := range got {
+		due[id] = true
+	}
+	return due, nil
+}
+
+// FinishInbounds is FinishInbound for a batch: one statement per outcome.
+func FinishInbounds(ctx context.Context, tx *sqlx.Tx, byStatus map[string][]int64) error {
+	t := now()
+	for status, ids := range byStatus {
+		if len(ids) == 0 {
+			continue
+		}
+		q, args, err := sqlx.In(`UPDATE inbound SET status = ?, error = '', processed_at = ?, next_attempt_at = NULL WHERE id IN (?)`, status, t, ids)
+		if err != nil {
+			return fmt.Errorf("inbound: finish: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("inbound: finish %d rows: %w", len(ids), err)
+		}
+	}
+	return nil
+}
+
 // GetInbound loads a spool row with its raw message.
 func GetInbound(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbound, error) {
 	var in Inbound

@@ -55,15 +55,26 @@ func conversation(ctx context.Context, tx *sqlx.Tx, ticketID int64) ([]outbound.
 // team, with the agent reply address and the conversation so far. Agents' mail is not
 // held back by the loop guard: a busy queue is not a loop.
 func (s *Service) NotifyAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, event string) (bool, error) {
-	conv, err := conversation(ctx, tx, ticketID)
-	if err != nil {
-		return false, err
-	}
-	return s.mailAgents(ctx, tx, ticketID, outbound.KindAgentNotification, func(n *outbound.Notice) {
+	// The conversation is read only when the team has agents to mail it to.
+	var (
+		conv    []outbound.Entry
+		convErr error
+		loaded  bool
+	)
+	queued, err := s.mailAgents(ctx, tx, ticketID, outbound.KindAgentNotification, func(n *outbound.Notice) {
+		if !loaded {
+			conv, convErr, loaded = nil, nil, true
+			conv, convErr = conversation(ctx, tx, ticketID)
+		}
 		n.Event, n.Conversation = event, conv
 		// Agents' clients list it under the customer's name.
 		n.FromName = n.CustomerName + " (" + s.cfg.Composer.Brand().Name + ")"
 	})
+	if convErr != nil {
+		// The transaction is rolled back: nothing half-filled is sent.
+		return false, convErr
+	}
+	return queued, err
 }
 
 // mailAgents queues one mail of a kind to each agent of the ticket's team, threaded in
