@@ -186,6 +186,9 @@ type Brand struct {
 type Metrics struct {
 	// Listen is host:port for /metrics; empty turns metrics off.
 	Listen string `toml:"listen"`
+	// Pprof adds Go's profiler under /debug/pprof/ on the same listener, for finding
+	// where the time goes on a live server (bench/README.md). Keep the listener private.
+	Pprof bool `toml:"pprof"`
 }
 
 // Portal configures the web portal for agents and customers.

@@ -192,6 +192,8 @@ color = "#1f6feb"
 [metrics]
 # host:port for Prometheus /metrics, on its own listener. Empty: off.
 listen = "127.0.0.1:9325"
+# Go's profiler under /debug/pprof/ on the same listener (keep it private).
+pprof = false
 
 [dns]
 # host:port of the recursive resolver used for DKIM, SPF and DMARC (and MX).
