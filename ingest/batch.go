@@ -23,6 +23,25 @@ const (
 	handoverBytes = 64 << 20
 )
 
+// yieldMax is how long ingest waits, before each batch, for the SMTP sessions waiting on
+// the spool: they have a client waiting for a 250, ingest has not. Bounded, so a
+// sustained flood slows ingest down but never stops it.
+const yieldMax = 10 * time.Millisecond
+
+// YieldTo makes the ingester give way to SMTP sessions: busy reports how many are waiting
+// for the spool (Spool.Waiting). Call it before Run.
+func (g *Ingester) YieldTo(busy func() int) { g.busy = busy }
+
+// yield waits, up to yieldMax, until no session is waiting for the spool.
+func (g *Ingester) yield() {
+	if g.busy == nil {
+		return
+	}
+	for deadline := time.Now().Add(yieldMax); g.busy() > 0 && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Microsecond)
+	}
+}
+
 // batchTime is how long one ingest transaction may keep adding rows, per dialect.
 var batchTime = map[string]time.Duration{store.SQLite: 5 * time.Millisecond, store.Postgres: 25 * time.Millisecond}
 
@@ -226,6 +245,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	if len(todo) == 0 {
 		return
 	}
+	g.yield()
 	if len(todo) == 1 {
 		g.runOne(ctx, todo[0])
 		return
@@ -244,8 +264,8 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		finished := map[string][]int64{}
 		for i, it := range todo {
 			it.res, it.queued, it.skipped = Result{}, false, false
-			if i > 0 && time.Since(start) > budget {
-				break
+			if i > 0 && (time.Since(start) > budget || g.busy != nil && g.busy() > 0) {
+				break // commit what is done; the rest is due again at once
 			}
 			it.done = true
 			if !due[it.in.ID] {

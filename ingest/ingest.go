@@ -71,6 +71,7 @@ type Ingester struct {
 	now     func() time.Time
 	handed  handover
 	teams   sync.Map // team name -> id (teamID)
+	busy    func() int
 }
 
 // New returns an Ingester.

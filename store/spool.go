@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -25,6 +26,7 @@ type Spool struct {
 	notify   func(ins []*Inbound)
 	done     chan struct{}
 	stopped  chan struct{}
+	waiting  atomic.Int64 // sessions inside Commit
 }
 
 type spoolReq struct {
@@ -48,6 +50,8 @@ func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
 
 // Commit stores in durably and sets in.ID. The caller answers 250 only when it returns nil.
 func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
+	sp.waiting.Add(1)
+	defer sp.waiting.Add(-1)
 	r := &spoolReq{in: in, err: make(chan error, 1)}
 	select {
 	case sp.reqs <- r:
@@ -60,6 +64,10 @@ func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
 	// and the caller must know whether it was.
 	return <-r.err
 }
+
+// Waiting is how many SMTP sessions are waiting for their commit right now: ingest gives
+// way while it is not zero, since a client is waiting for each of them.
+func (sp *Spool) Waiting() int { return int(sp.waiting.Load()) }
 
 // Run is the writer loop. It returns after Stop, once every handed-over message has its
 // verdict.

@@ -80,6 +80,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	spool := st.NewSpool(ing.Notify)
+	ing.YieldTo(spool.Waiting)
 	smtpCfg, err := smtpConfig(cfg, router.Check)
 	if err != nil {
 		return err
