@@ -70,8 +70,8 @@ func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
 func (s *Store) DueInbound(ctx context.Context, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.DB.SelectContext(ctx, &ids, s.DB.Rebind(`SELECT id FROM inbound
-		WHERE status = ? OR (status = ? AND next_attempt_at <= ?) ORDER BY id LIMIT ?`),
-		InboundNew, InboundFailed, now(), limit)
+		WHERE status = `+sqlList(InboundNew)+` OR (status = `+sqlList(InboundFailed)+` AND next_attempt_at <= ?) ORDER BY id LIMIT ?`),
+		now(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due inbound: %w", err)
 	}
@@ -98,7 +98,7 @@ func LockInbound(ctx context.Context, tx *sqlx.Tx, dialect string, id int64) (bo
 // LockInbounds is LockInbound for a batch in one statement; it returns the ids that are
 // locked and still need ingesting. Rows another replica holds are left out.
 func LockInbounds(ctx context.Context, tx *sqlx.Tx, dialect string, ids []int64) (map[int64]bool, error) {
-	q, args, err := sqlx.In("SELECT id FROM inbound WHERE id IN (?) AND status IN (?, ?)", ids, InboundNew, InboundFailed)
+	q, args, err := sqlx.In("SELECT id FROM inbound WHERE id IN (?) AND status IN ("+sqlList(InboundNew, InboundFailed)+")", ids)
 	if err != nil {
 		return nil, fmt.Errorf("inbound: lock: %w", err)
 	}

@@ -59,9 +59,12 @@ func InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) error {
 // outbox_loop_guard index seeks to exactly the rows counted.
 func CountAutomaticSince(ctx context.Context, q sqlx.QueryerContext, rcpt string, t time.Time) (int, error) {
 	var n int
-	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND automatic = ?
-		AND status IN (?, ?, ?, ?, ?) AND created_at >= ?`),
-		rcpt, true, OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced, t)
+	// The statuses are literals, not parameters: statements are prepared once per
+	// connection (stmtcache.go), and PostgreSQL's generic plan for a parameter list
+	// scans every suppressed row of a flooding address instead of seeking the index.
+	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND automatic = TRUE
+		AND status IN (`+sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced)+`) AND created_at >= ?`),
+		rcpt, t)
 	if err != nil {
 		return 0, fmt.Errorf("count outbox to %s: %w", rcpt, err)
 	}
@@ -77,11 +80,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Outbox, error) {
 	var rows []Outbox
 	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
 		t := now()
-		q := `SELECT * FROM outbox WHERE status IN (?, ?) AND next_attempt_at <= ? ORDER BY id LIMIT ?`
+		q := `SELECT * FROM outbox WHERE status IN (` + sqlList(OutboxPending, OutboxSending) + `) AND next_attempt_at <= ? ORDER BY id LIMIT ?`
 		if s.Dialect == Postgres {
 			q += " FOR UPDATE SKIP LOCKED"
 		}
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), OutboxPending, OutboxSending, t, limit); err != nil {
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), t, limit); err != nil {
 			return err
 		}
 		for i := range rows {
@@ -174,8 +177,7 @@ func (s *Store) ListOutbox(ctx context.Context, status string, ticketID int64, l
 // OldestUnsent returns the creation time of the oldest row still to be sent, or nil.
 func (s *Store) OldestUnsent(ctx context.Context) (*time.Time, error) {
 	var t []time.Time
-	err := s.DB.SelectContext(ctx, &t, s.DB.Rebind(`SELECT created_at FROM outbox WHERE status IN (?, ?) ORDER BY id LIMIT 1`),
-		OutboxPending, OutboxSending)
+	err := s.DB.SelectContext(ctx, &t, s.DB.Rebind(`SELECT created_at FROM outbox WHERE status IN (`+sqlList(OutboxPending, OutboxSending)+`) ORDER BY id LIMIT 1`))
 	if err != nil || len(t) == 0 {
 		return nil, err
 	}

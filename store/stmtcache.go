@@ -14,9 +14,17 @@ import (
 // server's time per message; modernc's SQLite likewise re-parses every statement.
 // database/sql's own Stmt would need every call site changed; this wrapper sits below it,
 // so the store's code stays plain queries.
+//
+// A prepared statement also keeps PostgreSQL's plan: after five executions it may switch
+// to a generic plan, chosen with the table sizes of that moment. On a new database that
+// moment is an empty table, and the plan (a sequential scan) would stay for the life of
+// the connection while the table grows: measured, the loop guard's count went from
+// 0.05 ms to 0.8 ms per message over 3,000 messages. So a statement is prepared afresh
+// after stmtMaxUses executions, and planned again against the tables as they are then.
 const (
-	stmtCacheSize = 256 // statements per connection; past it the cache starts over
-	stmtCacheArgs = 64  // multi-row INSERTs vary in shape; they are not worth keeping
+	stmtCacheSize = 256  // statements per connection; past it the cache starts over
+	stmtCacheArgs = 64   // multi-row INSERTs vary in shape; they are not worth keeping
+	stmtMaxUses   = 1000 // executions before a statement is prepared (and planned) again
 )
 
 // cachingConnector wraps a driver's connector so its connections cache statements.
@@ -29,7 +37,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: conn, stmts: map[string]driver.Stmt{}}, nil
+	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}}, nil
 }
 
 // dsnConnector is a Connector for drivers that only offer Open.
@@ -45,7 +53,12 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 // from one goroutine at a time, so the map needs no lock.
 type cachingConn struct {
 	driver.Conn
-	stmts map[string]driver.Stmt
+	stmts map[string]*cachedStmt
+}
+
+type cachedStmt struct {
+	driver.Stmt
+	uses int
 }
 
 // cacheable says whether a query is worth a prepared statement: one statement (a
@@ -56,7 +69,10 @@ func cacheable(query string, args int) bool {
 
 func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
 	if st, ok := c.stmts[query]; ok {
-		return st, nil
+		if st.uses++; st.uses <= stmtMaxUses {
+			return st.Stmt, nil
+		}
+		c.forget(query)
 	}
 	st, err := c.prepare(ctx, query)
 	if err != nil {
@@ -65,7 +81,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, erro
 	if len(c.stmts) >= stmtCacheSize {
 		c.closeStmts()
 	}
-	c.stmts[query] = st
+	c.stmts[query] = &cachedStmt{Stmt: st, uses: 1}
 	return st, nil
 }
 

@@ -121,6 +121,19 @@ func openCaching(driverName, dsn string) (*sqlx.DB, error) {
 	return sqlx.NewDb(sql.OpenDB(cachingConnector{conn}), driverName), nil
 }
 
+// sqlList writes constant values (statuses) as SQL string literals. Only for constants
+// of this package: nothing from outside may reach it.
+func sqlList(vals ...string) string {
+	var b strings.Builder
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + strings.ReplaceAll(v, "'", "''") + "'")
+	}
+	return b.String()
+}
+
 // redact hides a password in a database URL before it reaches a log or an error.
 func redact(url string) string {
 	at := strings.LastIndex(url, "@")
