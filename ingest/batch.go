@@ -20,7 +20,7 @@ const (
 	batchBytes = 8 << 20 // raw bytes parsed and held per batch
 	// handoverBytes bounds the messages kept in memory between the spool's commit and
 	// ingest; beyond it, ingest reads the row back from the database.
-	handoverBytes = 64 << 20
+	handoverBytes = 16 << 20
 )
 
 // yieldMax is how long ingest waits, before each batch, for the SMTP sessions waiting on
@@ -62,11 +62,12 @@ func (h *handover) put(ins []*store.Inbound) {
 		h.rows = map[int64]*store.Inbound{}
 	}
 	for _, in := range ins {
-		if in.ID == 0 || h.bytes+len(in.Raw) > handoverBytes {
+		// cap, not len: the buffer smtpd read into stays alive with the row.
+		if in.ID == 0 || h.bytes+cap(in.Raw) > handoverBytes {
 			continue
 		}
 		h.rows[in.ID] = in
-		h.bytes += len(in.Raw)
+		h.bytes += cap(in.Raw)
 	}
 }
 
@@ -76,7 +77,7 @@ func (h *handover) take(id int64) *store.Inbound {
 	in := h.rows[id]
 	if in != nil {
 		delete(h.rows, id)
-		h.bytes -= len(in.Raw)
+		h.bytes -= cap(in.Raw)
 	}
 	return in
 }
@@ -100,7 +101,7 @@ func (h *handover) forget(due []int64) {
 	for id, in := range h.rows {
 		if id < last && !isDue[id] {
 			delete(h.rows, id)
-			h.bytes -= len(in.Raw)
+			h.bytes -= cap(in.Raw)
 		}
 	}
 }

@@ -182,21 +182,48 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// readAll reads r to its end onto buf, growing it by append's policy (about 1.25x for
-// large buffers, where bytes.Buffer doubles).
+// readAll reads r to its end onto buf. While the data fits in buf's capacity (the SIZE=
+// hint, or 4 KiB) that is all; past it, the rest goes into chunks (growing to 1 MiB),
+// copied once into a buffer of the final size at the end. Growing one buffer by
+// append would leave a trail of garbage copies: for a 25 MB message about four times its
+// size allocated, most of it still uncollected when ingest adds its own.
 func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	const chunkSize = 1 << 20
+	var chunks [][]byte
+	cur := buf
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		if len(cur) == cap(cur) {
+			chunks = append(chunks, cur)
+			// Chunks grow with the message, up to chunkSize, so a 70 KB message does
+			// not allocate a megabyte.
+			total := 0
+			for _, c := range chunks {
+				total += len(c)
+			}
+			cur = make([]byte, 0, min(chunkSize, max(64<<10, total)))
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := r.Read(cur[len(cur):cap(cur)])
+		cur = cur[:len(cur)+n]
+		if err == nil {
+			continue
+		}
+		if chunks == nil {
+			buf = cur
+		} else {
+			total := len(cur)
+			for _, c := range chunks {
+				total += len(c)
+			}
+			buf = make([]byte, 0, total)
+			for _, c := range chunks {
+				buf = append(buf, c...)
+			}
+			buf = append(buf, cur...)
+		}
 		if err == io.EOF {
 			return buf, nil
 		}
-		if err != nil {
-			return buf, err
-		}
+		return buf, err
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -25,27 +26,80 @@ func PutBlob(ctx context.Context, q sqlx.ExtContext, data []byte) (string, error
 	return sum, nil
 }
 
+// blobChunk is the size above which a blob is stored in chunks (migration 0006).
+const blobChunk = 1 << 20
+
 func putBlob(ctx context.Context, q sqlx.ExtContext, sum string, data []byte) error {
 	if data == nil {
 		data = []byte{} // NOT NULL: an empty attachment is still a blob
 	}
-	_, err := q.ExecContext(ctx, q.Rebind(
+	whole := data
+	if len(data) > blobChunk {
+		whole = []byte{}
+	}
+	res, err := q.ExecContext(ctx, q.Rebind(
 		"INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING"),
-		sum, len(data), data, now())
+		sum, len(data), whole, now())
 	if err != nil {
 		return fmt.Errorf("put blob %s: %w", sum, err)
+	}
+	if len(data) <= blobChunk {
+		return nil
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // stored before, chunks and all
+	}
+	return putChunks(ctx, q, sum, data)
+}
+
+// putChunks writes a large blob's chunks, one statement each, so no driver ever holds
+// more than a chunk of it.
+func putChunks(ctx context.Context, q sqlx.ExtContext, sum string, data []byte) error {
+	query := q.Rebind("INSERT INTO blob_chunks (sha256, seq, data) VALUES (?, ?, ?)")
+	for seq := 0; len(data) > 0; seq++ {
+		n := min(blobChunk, len(data))
+		if _, err := q.ExecContext(ctx, query, sum, seq, data[:n]); err != nil {
+			return fmt.Errorf("put blob %s: chunk %d: %w", sum, seq, err)
+		}
+		data = data[n:]
 	}
 	return nil
 }
 
 // GetBlob returns the bytes stored under sum.
 func GetBlob(ctx context.Context, q sqlx.QueryerContext, sum string) ([]byte, error) {
-	var data []byte
-	err := sqlx.GetContext(ctx, q, &data, rebind(q, "SELECT data FROM blobs WHERE sha256 = ?"), sum)
+	var b struct {
+		Size int64  `db:"size"`
+		Data []byte `db:"data"`
+	}
+	err := sqlx.GetContext(ctx, q, &b, rebind(q, "SELECT size, data FROM blobs WHERE sha256 = ?"), sum)
 	if err != nil {
 		return nil, fmt.Errorf("get blob %s: %w", sum, notFound(err))
 	}
-	return data, nil
+	if int64(len(b.Data)) == b.Size {
+		return b.Data, nil
+	}
+	// Chunked: read into one buffer of the final size.
+	rows, err := q.QueryContext(ctx, rebind(q, "SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY seq"), sum)
+	if err != nil {
+		return nil, fmt.Errorf("get blob %s: chunks: %w", sum, err)
+	}
+	defer rows.Close()
+	out := make([]byte, 0, b.Size)
+	for rows.Next() {
+		var chunk sql.RawBytes
+		if err := rows.Scan(&chunk); err != nil {
+			return nil, fmt.Errorf("get blob %s: chunks: %w", sum, err)
+		}
+		out = append(out, chunk...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get blob %s: chunks: %w", sum, err)
+	}
+	if int64(len(out)) != b.Size {
+		return nil, fmt.Errorf("get blob %s: %d of %d bytes stored", sum, len(out), b.Size)
+	}
+	return out, nil
 }
 
 // rebind rebinds a query for whatever handle runs it (DB, Tx or Conn).

@@ -172,14 +172,25 @@ func insertInboundBatch(ctx context.Context, tx *sqlx.Tx, batch []*spoolReq) err
 		if data == nil {
 			data = []byte{}
 		}
+		if len(data) > blobChunk {
+			// A large message goes in chunks, on its own (blobs.go).
+			if err := putBlob(ctx, tx, sum, data); err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			rowArgs = append(rowArgs, in.ReceivedAt, in.RemoteAddr, in.Helo, in.MailFrom, in.RcptJSON, in.Size, sum, in.AuthResults, InboundNew)
+			continue
+		}
 		blobs = append(blobs, "(?, ?, ?, ?)")
 		blobArgs = append(blobArgs, sum, len(data), data, t)
 		rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		rowArgs = append(rowArgs, in.ReceivedAt, in.RemoteAddr, in.Helo, in.MailFrom, in.RcptJSON, in.Size, sum, in.AuthResults, InboundNew)
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO blobs (sha256, size, data, created_at) VALUES "+
-		strings.Join(blobs, ", ")+" ON CONFLICT (sha256) DO NOTHING"), blobArgs...); err != nil {
-		return fmt.Errorf("spool: blobs: %w", err)
+	if len(blobs) > 0 {
+		if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO blobs (sha256, size, data, created_at) VALUES "+
+			strings.Join(blobs, ", ")+" ON CONFLICT (sha256) DO NOTHING"), blobArgs...); err != nil {
+			return fmt.Errorf("spool: blobs: %w", err)
+		}
 	}
 	var ids []int64
 	if err := tx.SelectContext(ctx, &ids, tx.Rebind(`INSERT INTO inbound
