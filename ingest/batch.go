@@ -62,8 +62,10 @@ func (h *handover) put(ins []*store.Inbound) {
 		h.rows = map[int64]*store.Inbound{}
 	}
 	for _, in := range ins {
-		// cap, not len: the buffer smtpd read into stays alive with the row.
-		if in.ID == 0 || h.bytes+cap(in.Raw) > handoverBytes {
+		// cap, not len: the buffer smtpd read into stays alive with the row. A message
+		// bigger than the budget is still taken when it is alone: reading it back would
+		// cost two more copies of it.
+		if in.ID == 0 || h.bytes > 0 && h.bytes+cap(in.Raw) > handoverBytes {
 			continue
 		}
 		h.rows[in.ID] = in
