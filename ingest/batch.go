@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"io"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -10,6 +12,11 @@ import (
 
 	"github.com/mxdesk/mxdesk/store"
 )
+
+// bigMessage is the size from which ingest streams a message from the database instead
+// of holding it whole while enmime decodes it (issue 7: a 25 MB message may grow the
+// process by less than three times its size).
+const bigMessage = 8 << 20
 
 // Batch limits. One transaction ingests several spool rows, so the commit (an fsync) is
 // paid once per batch instead of once per message: that commit, not parsing, was what
@@ -66,6 +73,11 @@ func (h *handover) put(ins []*store.Inbound) {
 		// bigger than the budget is still taken when it is alone: reading it back would
 		// cost two more copies of it.
 		if in.ID == 0 || h.bytes > 0 && h.bytes+cap(in.Raw) > handoverBytes {
+			continue
+		}
+		if len(in.Raw) > bigMessage {
+			// Parsed from the database in chunks instead (prepare), so smtpd's copy
+			// can go as soon as the session is done with it.
 			continue
 		}
 		h.rows[in.ID] = in
@@ -174,7 +186,7 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 		if it == nil {
 			continue
 		}
-		size += len(it.in.Raw)
+		size += int(it.in.Size)
 		items = append(items, it)
 	}
 	g.runBatch(ctx, items)
@@ -213,11 +225,16 @@ func (g *Ingester) prepare(ctx context.Context, id int64) *item {
 	in := g.handed.take(id)
 	if in == nil {
 		var err error
-		if in, err = store.GetInbound(ctx, g.st.DB, id); err != nil {
+		if in, err = store.GetInboundRow(ctx, g.st.DB, id); err != nil {
 			return &item{in: &store.Inbound{ID: id}, err: fmt.Errorf("ingest %d: %w", id, err)}
 		}
 		if in.Status != store.InboundNew && in.Status != store.InboundFailed {
 			return nil
+		}
+		if in.Size <= bigMessage {
+			if in.Raw, err = store.GetBlob(ctx, g.st.DB, in.RawSHA256); err != nil {
+				return &item{in: in, err: fmt.Errorf("ingest %d: %w", id, err)}
+			}
 		}
 	}
 	routes := g.routes(in.Rcpt)
@@ -230,7 +247,17 @@ func (g *Ingester) prepare(ctx context.Context, id int64) *item {
 			return &item{in: in, err: fmt.Errorf("ingest %d: %w", id, err)}
 		}
 	}
-	pm := g.parser.Parse(in.Raw)
+	var pm *Parsed
+	if in.Raw != nil || in.Size == 0 {
+		pm = g.parser.Parse(in.Raw)
+	} else {
+		// A large message is parsed from the database a chunk at a time (its Raw stays
+		// nil: a DSN this large is read for its In-Reply-To and References only).
+		// smtpd's buffers for it are garbage by now, in pieces the decoded parts cannot
+		// reuse: give them back to the system first, or they add to the peak.
+		debug.FreeOSMemory()
+		pm = g.parser.ParseStream(func() (io.Reader, error) { return store.OpenBlob(ctx, g.st.DB, in.RawSHA256) })
+	}
 	return &item{in: in, pm: pm, class: Classify(in.MailFrom, pm, g.cfg.Own)}
 }
 

@@ -267,6 +267,7 @@ Content-Transfer-Encoding: base64
 				if n != 2 {
 					t.Fatalf("RunOnce claimed %d rows, want 2", n)
 				}
+				h.drain()
 				if s := h.inbound(first).Status; s != store.InboundDone {
 					t.Errorf("first row %q, want done", s)
 				}

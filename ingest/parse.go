@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
@@ -78,7 +79,46 @@ func (p *Parser) parse(raw []byte) (pm *Parsed) {
 	if err != nil {
 		return p.fallback(raw, err.Error())
 	}
-	pm = &Parsed{
+	return p.fromEnvelope(env)
+}
+
+// ParseStream is Parse for a message too large to hold whole: enmime reads it from the
+// reader open returns, so only its decoded parts are in memory. It is for messages smtpd
+// accepted, whose line endings are CRLF already (bare CR and LF are refused there) and
+// which start with a header, not an mbox separator. Should enmime fail, the message is
+// read whole once for the fallback, as Parse would have.
+func (p *Parser) ParseStream(open func() (io.Reader, error)) (pm *Parsed) {
+	whole := func(why string) *Parsed {
+		r, err := open()
+		if err != nil {
+			return p.fallback(nil, why+"; reading it again: "+err.Error())
+		}
+		raw, err := io.ReadAll(r)
+		if err != nil {
+			return p.fallback(raw, why+"; reading it again: "+err.Error())
+		}
+		return p.fallback(raw, why)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			pm = whole(fmt.Sprintf("parser panic: %v", r))
+		}
+		pm.clean()
+	}()
+	r, err := open()
+	if err != nil {
+		return whole(err.Error())
+	}
+	env, err := enmime.NewParser(p.opts...).ReadEnvelope(r)
+	if err != nil {
+		return whole(err.Error())
+	}
+	return p.fromEnvelope(env)
+}
+
+// fromEnvelope takes what ingest needs from enmime's envelope.
+func (p *Parser) fromEnvelope(env *enmime.Envelope) *Parsed {
+	pm := &Parsed{
 		Subject:     undeclaredISO2022JP(env.GetHeader("Subject")),
 		MessageID:   threading.CleanMessageID(env.GetHeader("Message-ID")),
 		InReplyTo:   threading.MessageIDs(env.GetHeader("In-Reply-To")),

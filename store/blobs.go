@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -100,6 +102,75 @@ func GetBlob(ctx context.Context, q sqlx.QueryerContext, sum string) ([]byte, er
 		return nil, fmt.Errorf("get blob %s: %d of %d bytes stored", sum, len(out), b.Size)
 	}
 	return out, nil
+}
+
+// OpenBlob returns a reader over the bytes stored under sum that holds at most one chunk
+// of them at a time, so a 25 MB message can be parsed without being in memory whole.
+// Each chunk is its own query: nothing stays open between reads (on SQLite, one
+// connection serves everyone).
+func OpenBlob(ctx context.Context, q sqlx.QueryerContext, sum string) (io.Reader, error) {
+	var b struct {
+		Size int64  `db:"size"`
+		Data []byte `db:"data"`
+	}
+	err := sqlx.GetContext(ctx, q, &b, rebind(q, "SELECT size, data FROM blobs WHERE sha256 = ?"), sum)
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", sum, notFound(err))
+	}
+	if int64(len(b.Data)) == b.Size {
+		return bytes.NewReader(b.Data), nil
+	}
+	return &chunkReader{ctx: ctx, q: q, sum: sum, left: b.Size}, nil
+}
+
+type chunkReader struct {
+	ctx  context.Context
+	q    sqlx.QueryerContext
+	sum  string
+	seq  int
+	buf  []byte
+	own  []byte // reused for every chunk
+	left int64
+}
+
+// next reads the next chunk into the reader's own buffer: scanned as RawBytes, so
+// database/sql does not clone each megabyte once more.
+func (r *chunkReader) next() error {
+	rows, err := r.q.QueryContext(r.ctx, rebind(r.q, "SELECT data FROM blob_chunks WHERE sha256 = ? AND seq = ?"), r.sum, r.seq)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return ErrNotFound
+	}
+	var data sql.RawBytes
+	if err := rows.Scan(&data); err != nil {
+		return err
+	}
+	if len(data) == 0 || int64(len(data)) > r.left {
+		return fmt.Errorf("%d bytes, %d left", len(data), r.left)
+	}
+	r.own = append(r.own[:0], data...)
+	r.buf, r.seq, r.left = r.own, r.seq+1, r.left-int64(len(data))
+	return rows.Close()
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.buf) == 0 {
+		if r.left == 0 {
+			return 0, io.EOF
+		}
+		if err := r.next(); err != nil {
+			return 0, fmt.Errorf("read blob %s: chunk %d: %w", r.sum, r.seq, err)
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }
 
 // rebind rebinds a query for whatever handle runs it (DB, Tx or Conn).

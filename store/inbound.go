@@ -136,6 +136,20 @@ func FinishInbounds(ctx context.Context, tx *sqlx.Tx, byStatus map[string][]int6
 
 // GetInbound loads a spool row with its raw message.
 func GetInbound(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbound, error) {
+	in, err := GetInboundRow(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := GetBlob(ctx, q, in.RawSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("inbound %d: %w", id, err)
+	}
+	in.Raw = raw
+	return in, nil
+}
+
+// GetInboundRow loads a spool row without its raw message (OpenBlob streams it).
+func GetInboundRow(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbound, error) {
 	var in Inbound
 	if err := sqlx.GetContext(ctx, q, &in, rebind(q, "SELECT * FROM inbound WHERE id = ?"), id); err != nil {
 		return nil, fmt.Errorf("inbound %d: %w", id, notFound(err))
@@ -143,11 +157,6 @@ func GetInbound(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbound,
 	if err := json.Unmarshal([]byte(in.RcptJSON), &in.Rcpt); err != nil {
 		return nil, fmt.Errorf("inbound %d: rcpt_to: %w", id, err)
 	}
-	raw, err := GetBlob(ctx, q, in.RawSHA256)
-	if err != nil {
-		return nil, fmt.Errorf("inbound %d: %w", id, err)
-	}
-	in.Raw = raw
 	return &in, nil
 }
 
