@@ -101,6 +101,13 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-w.wake:
 		case <-t.C:
+			// Mail a crashed replica (or this one's previous run) left in flight is
+			// due again at once (PostgreSQL; on SQLite serve released it at start).
+			if n, err := w.st.ReleaseDead(ctx); err != nil {
+				w.log.Error("outbound: releasing mail of stopped replicas failed", "err", err)
+			} else if n > 0 {
+				w.log.Warn("outbound: resending mail a stopped replica left in flight (same Message-IDs)", "count", n)
+			}
 		}
 		for ctx.Err() == nil {
 			n, err := w.RunOnce(ctx)

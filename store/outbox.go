@@ -34,6 +34,7 @@ type Outbox struct {
 	LastError     string     `db:"last_error" json:"last_error,omitempty"`
 	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
 	SentAt        *time.Time `db:"sent_at" json:"sent_at,omitempty"`
+	ClaimedBy     *int64     `db:"claimed_by" json:"-"`
 }
 
 // InsertOutbox queues a mail in the caller's transaction and sets o.ID.
@@ -89,8 +90,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Outbox, error) {
 		}
 		for i := range rows {
 			rows[i].Attempts++
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ? WHERE id = ?`),
-				OutboxSending, rows[i].Attempts, t.Add(outboxLease), rows[i].ID); err != nil {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, claimed_by = ? WHERE id = ?`),
+				OutboxSending, rows[i].Attempts, t.Add(outboxLease), s.replica, rows[i].ID); err != nil {
 				return err
 			}
 		}
@@ -103,7 +104,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Outbox, error) {
 }
 
 // ReleaseSending makes rows a crashed process left sending due again. Only for SQLite,
-// where one process owns the database; PostgreSQL replicas wait for the lease.
+// where one process owns the database; on PostgreSQL, ReleaseDead asks whether the
+// replica that claimed them is gone.
 func (s *Store) ReleaseSending(ctx context.Context) (int64, error) {
 	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE outbox SET status = ?, next_attempt_at = ? WHERE status = ?`),
 		OutboxPending, now(), OutboxSending)

@@ -36,6 +36,9 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	DB      *sqlx.DB
 	Dialect string
+
+	replica int64     // this process's liveness lock number (replica.go); 0: none
+	live    *sql.Conn // the connection holding it
 }
 
 // Open connects to the database named by url: "sqlite:PATH" or "postgres://…".
@@ -154,7 +157,10 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 }
 
 // Close closes the database handle.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error {
+	s.closeReplica()
+	return s.DB.Close()
+}
 
 // Tx runs fn in one transaction and commits it when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {

@@ -50,6 +50,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	defer st.Close()
+	// PostgreSQL: the liveness lock other replicas test before resending what this one
+	// claimed (store/replica.go).
+	if err := st.Register(ctx); err != nil {
+		return err
+	}
 	if st.Dialect == store.SQLite {
 		// One process owns a SQLite file: mail a crashed predecessor was sending is ours.
 		if n, err := st.ReleaseSending(ctx); err != nil {
