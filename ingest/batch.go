@@ -49,8 +49,14 @@ func (g *Ingester) yield() {
 	}
 }
 
-// batchTime is how long one ingest transaction may keep adding rows, per dialect.
-var batchTime = map[string]time.Duration{store.SQLite: 5 * time.Millisecond, store.Postgres: 25 * time.Millisecond}
+// batchTime is how long one ingest transaction may keep adding rows: short on SQLite,
+// whose one connection the spool's writer waits for.
+func batchTime(dialect string) time.Duration {
+	if dialect == store.Postgres {
+		return 25 * time.Millisecond
+	}
+	return 5 * time.Millisecond
+}
 
 // handover keeps the messages the spool has just committed, so ingest parses the bytes
 // smtpd already holds instead of reading every message back from the database (for a
@@ -280,7 +286,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		g.runOne(ctx, todo[0])
 		return
 	}
-	budget := batchTime[g.st.Dialect]
+	budget := batchTime(g.st.Dialect)
 	start := time.Now()
 	err := g.st.Tx(ctx, func(tx *sqlx.Tx) error {
 		ids := make([]int64, len(todo))

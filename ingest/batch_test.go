@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
@@ -118,6 +119,26 @@ func TestBatch(t *testing.T) {
 				storetest.MustNotErr(t, "blob", err)
 				if !bytes.Equal(data, att) {
 					t.Errorf("attachment read back differs (%d bytes, want %d)", len(data), len(att))
+				}
+			},
+		},
+		{
+			name: "ingest gives way to SMTP sessions waiting on the spool, but a flood that never ends does not stop it",
+			run: func(t *testing.T, h *harness) {
+				waiting := 0
+				h.g.YieldTo(func() int { waiting++; return 1 })
+				for i := range 5 {
+					from := string(rune('a'+i)) + "y@example.org"
+					h.spool(from, support, customer(from, "", "Busy"))
+				}
+				start := time.Now()
+				h.drain()
+				if got := h.count("SELECT COUNT(*) FROM inbound WHERE status = 'done'"); got != 5 {
+					t.Errorf("%d rows done, want 5", got)
+				}
+				// Each batch waited for the sessions (bounded) and stopped at its first row.
+				if waiting < 5 || time.Since(start) < 5*yieldMax {
+					t.Errorf("asked %d times, took %v: ingest did not give way", waiting, time.Since(start))
 				}
 			},
 		},
