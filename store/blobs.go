@@ -70,36 +70,17 @@ func putChunks(ctx context.Context, q sqlx.ExtContext, sum string, data []byte) 
 
 // GetBlob returns the bytes stored under sum.
 func GetBlob(ctx context.Context, q sqlx.QueryerContext, sum string) ([]byte, error) {
-	var b struct {
-		Size int64  `db:"size"`
-		Data []byte `db:"data"`
-	}
-	err := sqlx.GetContext(ctx, q, &b, rebind(q, "SELECT size, data FROM blobs WHERE sha256 = ?"), sum)
+	size, data, err := blobHead(ctx, q, sum)
 	if err != nil {
-		return nil, fmt.Errorf("get blob %s: %w", sum, notFound(err))
+		return nil, err
 	}
-	if int64(len(b.Data)) == b.Size {
-		return b.Data, nil
+	if int64(len(data)) == size {
+		return data, nil
 	}
 	// Chunked: read into one buffer of the final size.
-	rows, err := q.QueryContext(ctx, rebind(q, "SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY seq"), sum)
-	if err != nil {
-		return nil, fmt.Errorf("get blob %s: chunks: %w", sum, err)
-	}
-	defer rows.Close()
-	out := make([]byte, 0, b.Size)
-	for rows.Next() {
-		var chunk sql.RawBytes
-		if err := rows.Scan(&chunk); err != nil {
-			return nil, fmt.Errorf("get blob %s: chunks: %w", sum, err)
-		}
-		out = append(out, chunk...)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("get blob %s: chunks: %w", sum, err)
-	}
-	if int64(len(out)) != b.Size {
-		return nil, fmt.Errorf("get blob %s: %d of %d bytes stored", sum, len(out), b.Size)
+	out := make([]byte, size)
+	if _, err := io.ReadFull(&chunkReader{ctx: ctx, q: q, sum: sum, left: size}, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -109,18 +90,27 @@ func GetBlob(ctx context.Context, q sqlx.QueryerContext, sum string) ([]byte, er
 // Each chunk is its own query: nothing stays open between reads (on SQLite, one
 // connection serves everyone).
 func OpenBlob(ctx context.Context, q sqlx.QueryerContext, sum string) (io.Reader, error) {
+	size, data, err := blobHead(ctx, q, sum)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) == size {
+		return bytes.NewReader(data), nil
+	}
+	return &chunkReader{ctx: ctx, q: q, sum: sum, left: size}, nil
+}
+
+// blobHead reads a blob's row: its size, and its bytes unless it is chunked (then data
+// is empty and shorter than size).
+func blobHead(ctx context.Context, q sqlx.QueryerContext, sum string) (size int64, data []byte, err error) {
 	var b struct {
 		Size int64  `db:"size"`
 		Data []byte `db:"data"`
 	}
-	err := sqlx.GetContext(ctx, q, &b, rebind(q, "SELECT size, data FROM blobs WHERE sha256 = ?"), sum)
-	if err != nil {
-		return nil, fmt.Errorf("open blob %s: %w", sum, notFound(err))
+	if err := sqlx.GetContext(ctx, q, &b, rebind(q, "SELECT size, data FROM blobs WHERE sha256 = ?"), sum); err != nil {
+		return 0, nil, fmt.Errorf("get blob %s: %w", sum, notFound(err))
 	}
-	if int64(len(b.Data)) == b.Size {
-		return bytes.NewReader(b.Data), nil
-	}
-	return &chunkReader{ctx: ctx, q: q, sum: sum, left: b.Size}, nil
+	return b.Size, b.Data, nil
 }
 
 type chunkReader struct {

@@ -42,27 +42,7 @@ type Inbound struct {
 // InsertInbound stores the raw message as a blob and its spool row, in the caller's
 // transaction, and sets in.ID.
 func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
-	sum := SHA256(in.Raw)
-	if err := putBlob(ctx, q, sum, in.Raw); err != nil {
-		return err
-	}
-	rcpt, err := json.Marshal(in.Rcpt)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	in.RawSHA256, in.RcptJSON, in.Size, in.Status = sum, string(rcpt), int64(len(in.Raw)), InboundNew
-	if in.ReceivedAt.IsZero() {
-		in.ReceivedAt = now()
-	}
-	id, err := insertID(ctx, q, q.Rebind(`INSERT INTO inbound
-		(received_at, remote_addr, helo, mail_from, rcpt_to, size, raw_sha256, auth_results, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		in.ReceivedAt, in.RemoteAddr, in.Helo, in.MailFrom, in.RcptJSON, in.Size, sum, in.AuthResults, InboundNew)
-	if err != nil {
-		return fmt.Errorf("spool: insert: %w", err)
-	}
-	in.ID = id
-	return nil
+	return insertInboundBatch(ctx, q, []*spoolReq{{in: in}})
 }
 
 // DueInbound returns up to limit ids of rows ready for ingest, oldest first: new, or

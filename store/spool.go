@@ -111,12 +111,7 @@ func (sp *Spool) commit(ctx context.Context, batch []*spoolReq) {
 		// (BEGIN, two INSERTs, COMMIT), and the fsync all the same.
 		err = insertInboundStatement(ctx, sp.st.DB, batch)
 	} else {
-		err = sp.st.Tx(ctx, func(tx *sqlx.Tx) error {
-			if len(batch) == 1 {
-				return InsertInbound(ctx, tx, batch[0].in)
-			}
-			return insertInboundBatch(ctx, tx, batch)
-		})
+		err = sp.st.Tx(ctx, func(tx *sqlx.Tx) error { return insertInboundBatch(ctx, tx, batch) })
 	}
 	if err != nil {
 		// The rolled-back ids mean nothing. One bad row must not fail its neighbours:
@@ -243,7 +238,7 @@ func (v *spoolValues) setIDs(ids []int64) error {
 // INSERT for the blobs and one for the spool rows, instead of two per message: on
 // PostgreSQL every statement is a round trip (two with parameters), and with twenty
 // sessions waiting those round trips, not the fsync, were the commit's cost.
-func insertInboundBatch(ctx context.Context, tx *sqlx.Tx, batch []*spoolReq) error {
+func insertInboundBatch(ctx context.Context, tx sqlx.ExtContext, batch []*spoolReq) error {
 	v, err := batchValues(batch)
 	if err != nil {
 		return err
@@ -263,7 +258,7 @@ func insertInboundBatch(ctx context.Context, tx *sqlx.Tx, batch []*spoolReq) err
 		}
 	}
 	var ids []int64
-	if err := tx.SelectContext(ctx, &ids, tx.Rebind(insertInboundSQL+strings.Join(v.rows, ", ")+" RETURNING id"), v.rowArgs...); err != nil {
+	if err := sqlx.SelectContext(ctx, tx, &ids, tx.Rebind(insertInboundSQL+strings.Join(v.rows, ", ")+" RETURNING id"), v.rowArgs...); err != nil {
 		return fmt.Errorf("spool: insert: %w", err)
 	}
 	return v.setIDs(ids)

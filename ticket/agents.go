@@ -63,8 +63,8 @@ func (s *Service) NotifyAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64,
 	)
 	queued, err := s.mailAgents(ctx, tx, ticketID, outbound.KindAgentNotification, func(n *outbound.Notice) {
 		if !loaded {
-			conv, convErr, loaded = nil, nil, true
 			conv, convErr = conversation(ctx, tx, ticketID)
+			loaded = true
 		}
 		n.Event, n.Conversation = event, conv
 		// Agents' clients list it under the customer's name.
