@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
@@ -16,17 +17,24 @@ import (
 // answers it with a temporary failure so the sender retries.
 var ErrSpoolClosed = errors.New("spool closed")
 
-// Spool commits inbound messages with group commit: one writer takes every message
+// Spool commits inbound messages with group commit: a writer takes every message
 // waiting at that moment and commits them in one transaction, so twenty sessions pay for
 // one fsync instead of twenty. Each Commit call returns only when its own row is durable.
+//
+// SQLite has one writer. PostgreSQL has several: while one writer's commit waits for
+// its fsync, the next takes the messages that arrived meanwhile, instead of letting them
+// wait a whole commit before theirs starts; PostgreSQL flushes concurrent commits
+// together anyway.
 type Spool struct {
 	st       *Store
 	reqs     chan *spoolReq
 	maxBatch int
+	writers  int
 	notify   func(ins []*Inbound)
 	done     chan struct{}
 	stopped  chan struct{}
 	waiting  atomic.Int64 // sessions inside Commit
+	redone   atomic.Int64 // batches that failed and were redone row by row
 }
 
 type spoolReq struct {
@@ -42,6 +50,7 @@ func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
 		st:       s,
 		reqs:     make(chan *spoolReq),
 		maxBatch: 128,
+		writers:  spoolWriters(s.Dialect),
 		notify:   notify,
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -65,14 +74,37 @@ func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
 	return <-r.err
 }
 
+// Redone is how many batches failed and were committed again row by row: each costs
+// its sessions a second commit, so it should stay at zero.
+func (sp *Spool) Redone() int64 { return sp.redone.Load() }
+
 // Waiting is how many SMTP sessions are waiting for their commit right now: ingest gives
 // way while it is not zero, since a client is waiting for each of them.
 func (sp *Spool) Waiting() int { return int(sp.waiting.Load()) }
 
-// Run is the writer loop. It returns after Stop, once every handed-over message has its
+// spoolWriters is how many writers commit at once: SQLite has one writer whatever we do.
+// On PostgreSQL four against one (bench/run, 20 senders): 100 KiB messages p50/p99 of the
+// 250 14/63 ms against 22/96 ms, 4 KiB about 3 % more accepted.
+func spoolWriters(dialect string) int {
+	if dialect == Postgres {
+		return 4
+	}
+	return 1
+}
+
+// Run runs the writers. It returns after Stop, once every handed-over message has its
 // verdict.
 func (sp *Spool) Run(ctx context.Context) {
 	defer close(sp.stopped)
+	var wg sync.WaitGroup
+	for range sp.writers {
+		wg.Go(func() { sp.write(ctx) })
+	}
+	wg.Wait()
+}
+
+// write is one writer's loop.
+func (sp *Spool) write(ctx context.Context) {
 	for {
 		var first *spoolReq
 		select {
@@ -116,6 +148,7 @@ func (sp *Spool) commit(ctx context.Context, batch []*spoolReq) {
 	if err != nil {
 		// The rolled-back ids mean nothing. One bad row must not fail its neighbours:
 		// retry one transaction each.
+		sp.redone.Add(1)
 		for _, r := range batch {
 			r.in.ID = 0
 			if len(batch) == 1 {
@@ -194,6 +227,7 @@ func batchValues(batch []*spoolReq) (*spoolValues, error) {
 		rows:     make([]string, 0, len(batch)),
 		rowArgs:  make([]any, 0, 9*len(batch)),
 	}
+	blobs := make([]blobValue, 0, len(batch))
 	for _, r := range batch {
 		in := r.in
 		sum := SHA256(in.Raw)
@@ -214,10 +248,23 @@ func batchValues(batch []*spoolReq) (*spoolValues, error) {
 		if len(data) > blobChunk {
 			continue // stored in chunks, on its own (insertInboundBatch)
 		}
+		blobs = append(blobs, blobValue{sum, data})
+	}
+	// In hash order and once each: PostgreSQL's writers commit side by side, and two
+	// batches inserting the same two blobs in opposite orders would deadlock (a second
+	// lost, then redone row by row).
+	slices.SortFunc(blobs, func(a, b blobValue) int { return strings.Compare(a.sum, b.sum) })
+	blobs = slices.CompactFunc(blobs, func(a, b blobValue) bool { return a.sum == b.sum })
+	for _, b := range blobs {
 		v.blobs = append(v.blobs, "(?, ?, ?, ?)")
-		v.blobArgs = append(v.blobArgs, sum, len(data), data, t)
+		v.blobArgs = append(v.blobArgs, b.sum, len(b.data), b.data, t)
 	}
 	return v, nil
+}
+
+type blobValue struct {
+	sum  string
+	data []byte
 }
 
 // setIDs gives each request its row's id.

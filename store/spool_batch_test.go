@@ -54,3 +54,55 @@ func TestSpoolBatchGivesEverySessionItsOwnRow(t *testing.T) {
 		}
 	})
 }
+
+// PostgreSQL's writers commit side by side. Batches that insert the same new blobs in
+// different orders would deadlock; none may fail and be redone, and every session still
+// gets its own row.
+func TestSpoolWritersShareNewBlobs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		sp := st.NewSpool(nil)
+		done := make(chan struct{})
+		go func() { sp.Run(ctx); close(done) }()
+		const rounds, sessions = 40, 40
+		var wg sync.WaitGroup
+		ids := make(chan int64, rounds*sessions)
+		for r := range rounds {
+			for i := range sessions {
+				// Eight bodies new to this round, arriving in every order.
+				raw := fmt.Sprintf("Subject: round %d\r\n\r\nbody %d\r\n", r, (i*7+r)%8)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					in := &store.Inbound{MailFrom: "s@example.org", Rcpt: []string{"support@example.com"}, Raw: []byte(raw)}
+					if err := sp.Commit(ctx, in); err != nil {
+						t.Error(err)
+					}
+					ids <- in.ID
+				}()
+			}
+			if r%4 == 3 {
+				wg.Wait()
+			}
+		}
+		wg.Wait()
+		sp.Stop()
+		<-done
+		close(ids)
+		seen := map[int64]bool{}
+		for id := range ids {
+			if id == 0 || seen[id] {
+				t.Fatalf("id %d: zero or given twice", id)
+			}
+			seen[id] = true
+		}
+		var blobs int
+		storetest.MustNotErr(t, "count blobs", st.DB.GetContext(ctx, &blobs, "SELECT count(*) FROM blobs"))
+		if len(seen) != rounds*sessions || blobs != rounds*8 {
+			t.Errorf("%d rows, %d blobs; want %d rows, %d blobs", len(seen), blobs, rounds*sessions, rounds*8)
+		}
+		if n := sp.Redone(); n != 0 {
+			t.Errorf("%d batches failed and were redone row by row (deadlocked writers?)", n)
+		}
+	})
+}
