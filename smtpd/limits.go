@@ -164,6 +164,10 @@ type limitConn struct {
 	inData     atomic.Bool
 	dataStart  time.Time
 	closeOnce  sync.Once
+	// pending holds a reply's continuation lines ("250-…") until its last line comes:
+	// go-smtp flushes every line, and an EHLO reply would otherwise cost the client eight
+	// reads and us eight writes.
+	pending []byte
 }
 
 func (c *limitConn) Write(p []byte) (int, error) {
@@ -174,12 +178,16 @@ func (c *limitConn) Write(p []byte) (int, error) {
 	if final && c.s.cfg.MaxCommands > 0 && c.replies >= c.s.cfg.MaxCommands+1 { // +1: the greeting
 		c.s.log.Warn("smtpd: too many commands, connection closed", "remote", c.RemoteAddr().String(), "limit", c.s.cfg.MaxCommands)
 		if !c.encrypted {
-			c.Conn.Write([]byte("421 4.7.0 Too many commands, closing connection\r\n"))
+			c.write([]byte("421 4.7.0 Too many commands, closing connection\r\n"))
 		}
 		c.Close()
 		return len(p), nil
 	}
-	n, err := c.Conn.Write(p)
+	if !final && continuation(p) && len(c.pending)+len(p) <= 4096 {
+		c.pending = append(c.pending, p...)
+		return len(p), nil
+	}
+	n, err := c.write(p)
 	if final {
 		c.replies++
 	}
@@ -187,6 +195,31 @@ func (c *limitConn) Write(p []byte) (int, error) {
 		c.Close()
 	}
 	return n, err
+}
+
+// write writes p behind any held continuation lines, in one write.
+func (c *limitConn) write(p []byte) (int, error) {
+	if len(c.pending) == 0 {
+		return c.Conn.Write(p)
+	}
+	buf := append(c.pending, p...)
+	c.pending = c.pending[:0]
+	n, err := c.Conn.Write(buf)
+	return max(0, n-(len(buf)-len(p))), err
+}
+
+// continuation tells whether p is one continuation line of a reply in the clear: three
+// digits, '-', up to CRLF. A TLS record never starts with a digit.
+func continuation(p []byte) bool {
+	if len(p) < 6 || len(p) > 1024 || p[3] != '-' || p[len(p)-2] != '\r' || p[len(p)-1] != '\n' {
+		return false
+	}
+	for _, b := range p[:3] {
+		if b < '0' || b > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Read bounds the DATA phase. go-smtp arms the read deadline once per command line, so
