@@ -165,8 +165,8 @@ type limitConn struct {
 	dataStart  time.Time
 	closeOnce  sync.Once
 	// pending holds a reply's continuation lines ("250-…") until its last line comes:
-	// go-smtp flushes every line, and an EHLO reply would otherwise cost the client eight
-	// reads and us eight writes.
+	// go-smtp flushes every line, and a seven-line EHLO reply would otherwise cost us
+	// seven writes and the client as many reads.
 	pending []byte
 }
 

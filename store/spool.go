@@ -290,12 +290,18 @@ func insertInboundBatch(ctx context.Context, tx sqlx.ExtContext, batch []*spoolR
 	if err != nil {
 		return err
 	}
+	// A large message goes in chunks, on its own (blobs.go); in hash order too, like the
+	// small ones, so concurrent writers take the rows' locks in one order.
+	var large []*Inbound
 	for _, r := range batch {
 		if len(r.in.Raw) > blobChunk {
-			// A large message goes in chunks, on its own (blobs.go).
-			if err := putBlob(ctx, tx, r.in.RawSHA256, r.in.Raw); err != nil {
-				return fmt.Errorf("spool: %w", err)
-			}
+			large = append(large, r.in)
+		}
+	}
+	slices.SortFunc(large, func(a, b *Inbound) int { return strings.Compare(a.RawSHA256, b.RawSHA256) })
+	for _, in := range large {
+		if err := putBlob(ctx, tx, in.RawSHA256, in.Raw); err != nil {
+			return fmt.Errorf("spool: %w", err)
 		}
 	}
 	if len(v.blobs) > 0 {
