@@ -288,7 +288,9 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	}
 	budget := batchTime(g.st.Dialect)
 	start := time.Now()
-	err := g.st.Tx(ctx, func(tx *sqlx.Tx) error {
+	// The spool row is durable and stays due until this commits: the commit need not
+	// wait for the disk (store.TxRedoable says why nothing can be lost or sent twice).
+	err := g.st.TxRedoable(ctx, func(tx *sqlx.Tx) error {
 		ids := make([]int64, len(todo))
 		for i, it := range todo {
 			ids[i] = it.in.ID
@@ -336,7 +338,7 @@ func (g *Ingester) runOne(ctx context.Context, it *item) {
 	if it.err != nil {
 		return
 	}
-	if err := g.st.Tx(ctx, func(tx *sqlx.Tx) error { return g.applyItem(ctx, tx, it) }); err != nil {
+	if err := g.st.TxRedoable(ctx, func(tx *sqlx.Tx) error { return g.applyItem(ctx, tx, it) }); err != nil {
 		it.err = fmt.Errorf("ingest %d: %w", it.in.ID, err)
 	}
 }

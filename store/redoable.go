@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TxRedoable is Tx for work that is redone from durable input if it is lost: ingest,
+// whose spool row is committed (and answered 250) before, and stays due until the ingest
+// transaction marks it done. Its commit does not wait for the disk: on SQLite the
+// transaction runs with synchronous=NORMAL, on PostgreSQL with synchronous_commit off.
+//
+// A crash of mxdesk loses nothing (the operating system has the write). A power cut may
+// lose the last such transactions, and then all of each: the ticket, the message, the
+// acknowledgement's outbox row and the spool row's "done" together, so the spool row is
+// ingested again, once. Nothing leaves mxdesk on the strength of such a commit alone: the
+// outbound worker claims a row in a transaction that waits for the disk, and the log
+// (SQLite's WAL, PostgreSQL's WAL) is written in order, so that wait makes every earlier
+// commit durable too.
+func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s.Dialect == Postgres {
+		return s.Tx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return fmt.Errorf("synchronous_commit: %w", err)
+			}
+			return fn(tx)
+		})
+	}
+	// SQLite's setting belongs to the connection, which the spool shares: hold the
+	// connection for the whole transaction, and never give it back without FULL.
+	conn, err := s.DB.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return fmt.Errorf("begin: synchronous: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
+			// The spool's commits must wait for the disk: a connection that cannot be
+			// set back is closed, and the next one opens with FULL (Open's DSN).
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return fmt.Errorf("%w (rollback: %v)", err, rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
