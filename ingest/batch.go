@@ -288,8 +288,8 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	}
 	budget := batchTime(g.st.Dialect)
 	start := time.Now()
-	// The spool row is durable and stays due until this commits: the commit need not
-	// wait for the disk (store.TxRedoable says why nothing can be lost or sent twice).
+	// The spool row is durable and stays due until this commits: on SQLite the commit
+	// need not wait for the disk (store.TxRedoable says why nothing is lost or sent twice).
 	err := g.st.TxRedoable(ctx, func(tx *sqlx.Tx) error {
 		ids := make([]int64, len(todo))
 		for i, it := range todo {
