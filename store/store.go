@@ -164,7 +164,17 @@ func (s *Store) Close() error {
 
 // Tx runs fn in one transaction and commits it when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
+	return runTx(ctx, s.DB, fn)
+}
+
+// txBeginner is a pool (sqlx.DB) or one held connection (sqlx.Conn).
+type txBeginner interface {
+	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
+}
+
+// runTx runs fn in a transaction begun on b and commits it when fn returns nil.
+func runTx(ctx context.Context, b txBeginner, fn func(tx *sqlx.Tx) error) error {
+	tx, err := b.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
