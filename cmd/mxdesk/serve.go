@@ -86,6 +86,10 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	}
 	spool := st.NewSpool(ing.Notify)
 	ing.YieldTo(spool.Waiting)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "mxdesk_spool_batches_redone_total",
+		Help: "Spool batches that failed and were committed again row by row (their sessions waited twice); should stay 0.",
+	}, func() float64 { return float64(spool.Redone()) }))
 	smtpCfg, err := smtpConfig(cfg, router.Check)
 	if err != nil {
 		return err
