@@ -205,12 +205,11 @@ pg_psql() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -h 12
 pg_recreate() { # pg_recreate DB [TEMPLATE]
   pg_psql -d postgres -c "DROP DATABASE IF EXISTS $1" >/dev/null
   if [ -n "${2:-}" ]; then
-    # A copy of the grown template (gigabytes): copied as files (PostgreSQL 15's default
+    # A copy of the grown template (gigabytes), copied as files: PostgreSQL 15's default
     # writes it all to the WAL, and the checkpoints that forces ran on into the
-    # measurement), then checkpointed, so the run starts where a steady server would be.
+    # measurement (bench/run's quiesce checkpoints before each run).
     pg_psql -d postgres -c "CREATE DATABASE $1 TEMPLATE $2 STRATEGY = FILE_COPY" >/dev/null 2>&1 \
       || pg_psql -d postgres -c "CREATE DATABASE $1 TEMPLATE $2" >/dev/null
-    pg_psql -d postgres -c "CHECKPOINT" >/dev/null
   else
     pg_psql -d postgres -c "CREATE DATABASE $1" >/dev/null
   fi
