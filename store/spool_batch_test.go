@@ -16,8 +16,7 @@ func TestSpoolBatchGivesEverySessionItsOwnRow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		sp := st.NewSpool(nil)
-		done := make(chan struct{})
-		go func() { sp.Run(ctx); close(done) }()
+		go sp.Run(ctx) // Stop waits for it
 		const n = 60
 		ins := make([]*store.Inbound, n)
 		var wg sync.WaitGroup
@@ -37,7 +36,6 @@ func TestSpoolBatchGivesEverySessionItsOwnRow(t *testing.T) {
 		}
 		wg.Wait()
 		sp.Stop()
-		<-done
 		seen := map[int64]bool{}
 		for _, in := range ins {
 			if in.ID == 0 || seen[in.ID] {
@@ -62,8 +60,7 @@ func TestSpoolWritersShareNewBlobs(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		sp := st.NewSpool(nil)
-		done := make(chan struct{})
-		go func() { sp.Run(ctx); close(done) }()
+		go sp.Run(ctx) // Stop waits for it
 		const rounds, sessions = 40, 40
 		var wg sync.WaitGroup
 		ids := make(chan int64, rounds*sessions)
@@ -87,7 +84,6 @@ func TestSpoolWritersShareNewBlobs(t *testing.T) {
 		}
 		wg.Wait()
 		sp.Stop()
-		<-done
 		close(ids)
 		seen := map[int64]bool{}
 		for id := range ids {
