@@ -47,11 +47,20 @@ func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
 
 // DueInbound returns up to limit ids of rows ready for ingest, oldest first: new, or
 // failed with their retry time passed. It locks nothing; LockInbound decides who gets a row.
+//
+// Each status is read in id order from the (status, id) index and limited before the two
+// are merged. One WHERE with an OR made both databases collect every new row and sort
+// them to keep the first few: during a burst, with thousands waiting, that was 4 % of
+// serve's CPU on SQLite, paid on every batch.
 func (s *Store) DueInbound(ctx context.Context, limit int) ([]int64, error) {
 	var ids []int64
-	err := s.DB.SelectContext(ctx, &ids, s.DB.Rebind(`SELECT id FROM inbound
-		WHERE status = `+sqlList(InboundNew)+` OR (status = `+sqlList(InboundFailed)+` AND next_attempt_at <= ?) ORDER BY id LIMIT ?`),
-		now(), limit)
+	err := s.DB.SelectContext(ctx, &ids, s.DB.Rebind(`
+		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+` ORDER BY id LIMIT ?) AS fresh
+		UNION ALL
+		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundFailed)+` AND next_attempt_at <= ?
+			ORDER BY id LIMIT ?) AS retry
+		ORDER BY id LIMIT ?`),
+		limit, now(), limit, limit)
 	if err != nil {
 		return nil, fmt.Errorf("due inbound: %w", err)
 	}

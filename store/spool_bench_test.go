@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 )
@@ -79,6 +81,39 @@ func sortDurations(d []time.Duration) {
 	for i := 1; i < len(d); i++ {
 		for j := i; j > 0 && d[j] < d[j-1]; j-- {
 			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+}
+
+// BenchmarkDueInbound is ingest's poll for work with a backlog of new rows behind it, as
+// in a burst where SMTP accepts faster than ingest finishes: the cost of one poll should
+// not grow with the backlog.
+func BenchmarkDueInbound(b *testing.B) {
+	for name, mk := range storetest.Dialects(b) {
+		for _, backlog := range []int{100, 5000} {
+			b.Run(fmt.Sprintf("%s/backlog=%d", name, backlog), func(b *testing.B) {
+				st := storetest.Open(b, mk(b))
+				ctx := context.Background()
+				for i := 0; i < backlog; i += 500 {
+					err := st.Tx(ctx, func(tx *sqlx.Tx) error {
+						for j := i; j < min(i+500, backlog); j++ {
+							if err := store.InsertInbound(ctx, tx, &store.Inbound{Raw: fmt.Appendf(nil, "m%d", j)}); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					if ids, err := st.DueInbound(ctx, 32); err != nil || len(ids) != 32 {
+						b.Fatalf("due: %d ids, %v", len(ids), err)
+					}
+				}
+			})
 		}
 	}
 }

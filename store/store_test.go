@@ -159,3 +159,67 @@ func TestBlobsAreContentAddressedAndByteExact(t *testing.T) {
 		}
 	})
 }
+
+// TestDueInboundMergesNewAndRetriesOldestFirst: new rows and failed rows whose retry time
+// has come are one queue in arrival order; done rows and retries not yet due are not in it.
+func TestDueInboundMergesNewAndRetriesOldestFirst(t *testing.T) {
+	// Row states in id order: n new, f failed and due, w failed and waiting, d done.
+	const states = "nfdwnnfwdn"
+	tests := []struct {
+		limit int
+		want  string // the states of the ids returned, in order
+	}{
+		{1, "n"},
+		{2, "nf"},
+		{3, "nfn"},
+		{5, "nfnnf"},
+		{10, "nfnnfn"},
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		ids := make([]int64, len(states))
+		for i := range states {
+			storetest.MustNotErr(t, "insert", st.Tx(ctx, func(tx *sqlx.Tx) error {
+				return store.InsertInbound(ctx, tx, &store.Inbound{Raw: fmt.Appendf(nil, "m%d", i)})
+			}))
+		}
+		all, err := st.ListInbound(ctx, store.InboundNew, 100)
+		storetest.MustNotErr(t, "list", err)
+		if len(all) != len(ids) {
+			t.Fatalf("%d rows listed, want %d", len(all), len(ids))
+		}
+		for i, r := range all { // newest first
+			ids[len(all)-1-i] = r.ID
+		}
+		state := map[int64]byte{}
+		for i, id := range ids {
+			state[id] = states[i]
+			var err error
+			switch states[i] {
+			case 'f', 'w':
+				err = st.FailInbound(ctx, id, fmt.Errorf("parse exploded"))
+				if err == nil && states[i] == 'f' {
+					_, err = st.DB.ExecContext(ctx, st.DB.Rebind("UPDATE inbound SET next_attempt_at = ? WHERE id = ?"),
+						time.Now().Add(-time.Minute).UTC(), id)
+				}
+			case 'd':
+				err = st.Tx(ctx, func(tx *sqlx.Tx) error { return store.FinishInbound(ctx, tx, id, store.InboundDone) })
+			}
+			storetest.MustNotErr(t, "set state", err)
+		}
+		for _, tt := range tests {
+			due, err := st.DueInbound(ctx, tt.limit)
+			storetest.MustNotErr(t, "due", err)
+			got := ""
+			for i, id := range due {
+				got += string(state[id])
+				if i > 0 && id <= due[i-1] {
+					t.Errorf("limit %d: ids %v not in arrival order", tt.limit, due)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("limit %d: due rows are %q (%v), want %q", tt.limit, got, due, tt.want)
+			}
+		}
+	})
+}
