@@ -35,18 +35,78 @@ const (
 // sustained flood slows ingest down but never stops it.
 const yieldMax = 10 * time.Millisecond
 
-// YieldTo makes the ingester give way to SMTP sessions: busy reports how many are waiting
-// for the spool (Spool.Waiting). Call it before Run.
-func (g *Ingester) YieldTo(busy func() int) { g.busy = busy }
+// A burst is sessions beginning to wait for the spool less than burstGap apart (over
+// 200 messages a second; a helpdesk's usual mail is far below that). During one, ingest
+// holds back entirely, for at most BurstLag after it first found the backlog: parsing,
+// threading and the acknowledgement took a quarter of the box's CPU from the sessions
+// (measured: 1,663-1,826 msg/s accepted with ingest running beside them, 2,059-2,293 with
+// it held back). Past BurstLag ingest runs again beside the sessions, so a flood that
+// never ends is ingested at the rate both sides can share, never further behind.
+const (
+	BurstLag = 10 * time.Second
+	burstGap = 5 * time.Millisecond
+)
+
+// SMTPLoad is what ingest reads of the SMTP side to give way to it (store.Spool).
+type SMTPLoad interface {
+	// Waiting is how many sessions are waiting for their commit now.
+	Waiting() int
+	// LastWait is when a session last began waiting for its commit.
+	LastWait() time.Time
+}
+
+// YieldTo makes the ingester give way to the SMTP sessions load reports: before each
+// batch while any waits for the spool (yieldMax), and for up to lag during a burst
+// (BurstLag in serve; 0 turns the hold off). Call it before Run.
+func (g *Ingester) YieldTo(load SMTPLoad, lag time.Duration) { g.load, g.burstLag = load, lag }
+
+// busy reports how many sessions are waiting for the spool now.
+func (g *Ingester) busy() int {
+	if g.load == nil {
+		return 0
+	}
+	return g.load.Waiting()
+}
 
 // yield waits, up to yieldMax, until no session is waiting for the spool.
 func (g *Ingester) yield() {
-	if g.busy == nil {
-		return
-	}
 	for deadline := time.Now().Add(yieldMax); g.busy() > 0 && time.Now().Before(deadline); {
 		time.Sleep(500 * time.Microsecond)
 	}
+}
+
+// holdBack waits while the SMTP side is in a burst, until the backlog (first found at
+// since) is burstLag old. It returns early when ctx ends.
+func (g *Ingester) holdBack(ctx context.Context, since time.Time) {
+	if g.load == nil || g.burstLag <= 0 {
+		return
+	}
+	until := since.Add(g.burstLag)
+	for {
+		now := time.Now()
+		if !now.Before(until) || g.load.Waiting() == 0 && now.Sub(g.load.LastWait()) >= burstGap {
+			return
+		}
+		g.heldBack.Store(true)
+		t := time.NewTimer(min(burstGap, until.Sub(now)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Backlog is how long ingest has been working through the rows waiting for it (zero when
+// it has caught up), and whether it held back for a burst meanwhile. Up to BurstLag is
+// a burst being absorbed; more means ingest is not keeping up.
+func (g *Ingester) Backlog() (time.Duration, bool) {
+	since := g.backlogSince.Load()
+	if since == 0 {
+		return 0, false
+	}
+	return time.Since(time.Unix(0, since)), g.heldBack.Load()
 }
 
 // batchTime is how long one ingest transaction may keep adding rows: short on SQLite,
@@ -179,6 +239,25 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(ids) == 0 {
+		g.backlogSince.Store(0)
+		g.heldBack.Store(false)
+		return 0, nil
+	}
+	since := time.Now()
+	if ns := g.backlogSince.Load(); ns != 0 {
+		since = time.Unix(0, ns)
+	} else {
+		g.backlogSince.Store(since.UnixNano())
+	}
+	held := time.Now()
+	g.holdBack(ctx, since)
+	if time.Since(held) > burstGap {
+		// Rows arrived meanwhile: take the oldest of them all.
+		if ids, err = g.st.DueInbound(ctx, batchRows); err != nil {
+			return 0, err
+		}
+	}
 	g.handed.forget(ids)
 	// Finish the rows in hand even when shutdown begins.
 	ctx = context.WithoutCancel(ctx)
@@ -302,7 +381,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		finished := map[string][]int64{}
 		for i, it := range todo {
 			it.res, it.queued, it.skipped = Result{}, false, false
-			if i > 0 && (time.Since(start) > budget || g.busy != nil && g.busy() > 0) {
+			if i > 0 && (time.Since(start) > budget || g.busy() > 0) {
 				break // commit what is done; the rest is due again at once
 			}
 			it.done = true

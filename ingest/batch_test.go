@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,8 +126,8 @@ func TestBatch(t *testing.T) {
 		{
 			name: "ingest gives way to SMTP sessions waiting on the spool, but a flood that never ends does not stop it",
 			run: func(t *testing.T, h *harness) {
-				waiting := 0
-				h.g.YieldTo(func() int { waiting++; return 1 })
+				load := &fakeLoad{waiting: 1}
+				h.g.YieldTo(load, 0)
 				for i := range 5 {
 					from := string(rune('a'+i)) + "y@example.org"
 					h.spool(from, support, customer(from, "", "Busy"))
@@ -137,8 +138,58 @@ func TestBatch(t *testing.T) {
 					t.Errorf("%d rows done, want 5", got)
 				}
 				// Each batch waited for the sessions (bounded) and stopped at its first row.
-				if waiting < 5 || time.Since(start) < 5*yieldMax {
-					t.Errorf("asked %d times, took %v: ingest did not give way", waiting, time.Since(start))
+				if asked := load.asked.Load(); asked < 5 || time.Since(start) < 5*yieldMax {
+					t.Errorf("asked %d times, took %v: ingest did not give way", asked, time.Since(start))
+				}
+			},
+		},
+		{
+			name: "during a burst ingest holds back until the backlog is BurstLag old, then ingests it all",
+			run: func(t *testing.T, h *harness) {
+				load := &fakeLoad{burst: true}
+				const lag = 300 * time.Millisecond
+				h.g.YieldTo(load, lag)
+				for i := range 3 {
+					from := string(rune('a'+i)) + "b@example.org"
+					h.spool(from, support, customer(from, "", "Burst"))
+				}
+				start := time.Now()
+				n, err := h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if took := time.Since(start); n != 3 || took < lag {
+					t.Errorf("first run looked at %d rows after %v; want 3 after holding back %v", n, took, lag)
+				}
+				if age, held := h.g.Backlog(); !held || age < lag {
+					t.Errorf("backlog = %v, held back %v; want at least %v, held back", age, held, lag)
+				}
+				// The burst goes on, but the backlog is old enough: no more holding back.
+				again := time.Now()
+				h.spool("late@example.org", support, customer("late@example.org", "", "Late"))
+				h.drain()
+				if took := time.Since(again); took >= lag {
+					t.Errorf("ingest held back again (%v) with a backlog past the lag", took)
+				}
+				if got := h.count("SELECT COUNT(*) FROM inbound WHERE status = 'done'"); got != 4 {
+					t.Errorf("%d rows done, want 4", got)
+				}
+				if age, held := h.g.Backlog(); age != 0 || held {
+					t.Errorf("after draining, backlog = %v (held back %v), want 0", age, held)
+				}
+			},
+		},
+		{
+			name: "mail that is not a burst is ingested at once, whatever the lag",
+			run: func(t *testing.T, h *harness) {
+				load := &fakeLoad{last: time.Now().Add(-time.Second)}
+				h.g.YieldTo(load, time.Hour)
+				h.spool("calm@example.org", support, customer("calm@example.org", "", "Calm"))
+				start := time.Now()
+				h.drain()
+				if took := time.Since(start); took > time.Minute {
+					t.Errorf("ingest held back %v for a single message", took)
+				}
+				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 1 {
+					t.Errorf("%d tickets, want 1", got)
 				}
 			},
 		},
@@ -180,4 +231,22 @@ func (h *harness) drain() {
 		}
 	}
 	h.t.Fatal("rows still due after 1000 runs")
+}
+
+// fakeLoad is an SMTP side that is always waiting (waiting > 0), always in a burst, or
+// last busy at last.
+type fakeLoad struct {
+	waiting int
+	burst   bool
+	last    time.Time
+	asked   atomic.Int64
+}
+
+func (l *fakeLoad) Waiting() int { l.asked.Add(1); return l.waiting }
+
+func (l *fakeLoad) LastWait() time.Time {
+	if l.burst {
+		return time.Now()
+	}
+	return l.last
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -71,7 +72,13 @@ type Ingester struct {
 	now     func() time.Time
 	handed  handover
 	teams   sync.Map // team name -> id (teamID)
-	busy    func() int
+	load    SMTPLoad
+	// burstLag bounds how long ingest holds back during a burst (YieldTo).
+	burstLag time.Duration
+	// backlogSince is when ingest found the rows it is working through (Unix ns, 0 when
+	// it has caught up); heldBack whether it held back for a burst since then.
+	backlogSince atomic.Int64
+	heldBack     atomic.Bool
 }
 
 // New returns an Ingester.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -34,6 +35,7 @@ type Spool struct {
 	done     chan struct{}
 	stopped  chan struct{}
 	waiting  atomic.Int64 // sessions inside Commit
+	lastWait atomic.Int64 // when a session last entered Commit, Unix nanoseconds
 	redone   atomic.Int64 // batches that failed and were redone row by row
 }
 
@@ -61,6 +63,7 @@ func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
 func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
 	sp.waiting.Add(1)
 	defer sp.waiting.Add(-1)
+	sp.lastWait.Store(time.Now().UnixNano())
 	r := &spoolReq{in: in, err: make(chan error, 1)}
 	select {
 	case sp.reqs <- r:
@@ -81,6 +84,15 @@ func (sp *Spool) Redone() int64 { return sp.redone.Load() }
 // Waiting is how many SMTP sessions are waiting for their commit right now: ingest gives
 // way while it is not zero, since a client is waiting for each of them.
 func (sp *Spool) Waiting() int { return int(sp.waiting.Load()) }
+
+// LastWait is when a session last began waiting for its commit (zero if none has):
+// sessions arriving every few milliseconds are a burst, which ingest lets pass first.
+func (sp *Spool) LastWait() time.Time {
+	if ns := sp.lastWait.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // spoolWriters is how many writers commit at once: SQLite has one writer whatever we do.
 // On PostgreSQL four against one (bench/run, 20 senders): 100 KiB messages p50/p99 of the

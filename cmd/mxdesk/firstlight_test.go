@@ -177,7 +177,7 @@ func testFirstLight(t *testing.T, inst *instance, sink *sinktest.Sink) {
 	resp.Body.Close()
 	for _, want := range []string{`mxdesk_outbound_mails_total{result="sent"} 1`, "mxdesk_outbound_queued 0", "mxdesk_outbound_bounced 0",
 		`mxdesk_smtp_messages_total{verdict="accepted"} 3`, "mxdesk_smtp_data_reply_seconds_count 3",
-		"mxdesk_spool_batches_redone_total 0"} {
+		"mxdesk_spool_batches_redone_total 0", "mxdesk_ingest_backlog_seconds 0"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

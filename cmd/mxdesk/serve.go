@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/portal"
 	"github.com/mxdesk/mxdesk/smtpd"
 	"github.com/mxdesk/mxdesk/store"
@@ -85,7 +86,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	spool := st.NewSpool(ing.Notify)
-	ing.YieldTo(spool.Waiting)
+	ing.YieldTo(spool, ingest.BurstLag)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mxdesk_ingest_backlog_seconds",
+		Help: "How long ingest has been working through the spool rows waiting for it; 0 when caught up. Up to 10 s is a burst being absorbed, more is ingest falling behind.",
+	}, func() float64 { age, _ := ing.Backlog(); return age.Seconds() }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "mxdesk_spool_batches_redone_total",
 		Help: "Spool batches that failed and were committed again row by row (their sessions waited twice); should stay 0.",
