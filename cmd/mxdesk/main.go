@@ -58,6 +58,40 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// wantsHelp reports whether a command's arguments ask for help (up to a "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// commandHelp is the part of usage that describes cmd: its lines in the command list
+// with their continuation lines, or "" for a command usage does not list.
+func commandHelp(cmd string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+cmd+" ") || line == "  "+cmd:
+			in = true
+		case strings.HasPrefix(line, strings.Repeat(" ", 20)):
+			// a continuation keeps whatever the entry above decided
+		default:
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
 // run is main without the exit, so tests can call it.
 func run(args []string, stdout, stderr io.Writer) int {
 	global := flag.NewFlagSet("mxdesk", flag.ContinueOnError)
@@ -78,6 +112,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := rest[0], rest[1:]
+	if wantsHelp(rest) {
+		// Before anything opens the database: `mxdesk migrate -h` must not migrate.
+		if h := commandHelp(cmd); h != "" {
+			fmt.Fprintf(stdout, "Usage of mxdesk %s:\n%s\nmxdesk --help lists every command and the configuration.\n", cmd, h)
+			return 0
+		}
+	}
 	// --config is accepted after the command too: `mxdesk serve --config x.toml`.
 	rest = extractConfigFlag(rest, cfgPath)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
