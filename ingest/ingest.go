@@ -75,10 +75,11 @@ type Ingester struct {
 	load    SMTPLoad
 	// burstLag bounds how long ingest holds back during a burst (YieldTo).
 	burstLag time.Duration
-	// backlogSince is when ingest found the rows it is working through (Unix ns, 0 when
-	// it has caught up); heldBack whether it held back for a burst since then.
-	backlogSince atomic.Int64
-	heldBack     atomic.Bool
+	// oldestID is the oldest spool row waiting for ingest (0 when it has caught up),
+	// oldestAt when it arrived (Unix ns); heldBack counts holdBack's waits.
+	oldestID atomic.Int64
+	oldestAt atomic.Int64
+	heldBack atomic.Int64
 }
 
 // New returns an Ingester.

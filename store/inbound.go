@@ -149,6 +149,15 @@ func GetInboundRow(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbou
 	return &in, nil
 }
 
+// InboundReceivedAt is when spool row id arrived: how old the backlog behind it is.
+func InboundReceivedAt(ctx context.Context, q sqlx.QueryerContext, id int64) (time.Time, error) {
+	var t time.Time
+	if err := sqlx.GetContext(ctx, q, &t, rebind(q, "SELECT received_at FROM inbound WHERE id = ?"), id); err != nil {
+		return time.Time{}, fmt.Errorf("inbound %d: received_at: %w", id, notFound(err))
+	}
+	return t, nil
+}
+
 // FinishInbound records the outcome of ingesting a row, in the ingest transaction.
 func FinishInbound(ctx context.Context, q sqlx.ExtContext, id int64, status string) error {
 	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE inbound SET status = ?, error = '', processed_at = ?, next_attempt_at = NULL WHERE id = ?`),

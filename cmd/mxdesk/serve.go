@@ -89,8 +89,8 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	ing.YieldTo(spool, ingest.BurstLag)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mxdesk_ingest_backlog_seconds",
-		Help: "How long ingest has been working through the spool rows waiting for it; 0 when caught up. Up to 10 s is a burst being absorbed, more is ingest falling behind.",
-	}, func() float64 { age, _ := ing.Backlog(); return age.Seconds() }))
+		Help: "How long the oldest spool row waiting for ingest has waited; 0 when ingest has caught up. Up to 10 s is a burst being absorbed, more is ingest falling behind.",
+	}, func() float64 { return ing.Backlog().Seconds() }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "mxdesk_spool_batches_redone_total",
 		Help: "Spool batches that failed and were committed again row by row (their sessions waited twice); should stay 0.",
