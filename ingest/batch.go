@@ -401,6 +401,15 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		if err != nil {
 			return err
 		}
+		var mine []*item
+		for _, it := range todo {
+			if due[it.in.ID] {
+				mine = append(mine, it)
+			}
+		}
+		if err := g.lockCopies(ctx, tx, mine); err != nil {
+			return err
+		}
 		finished := map[string][]int64{}
 		for i, it := range todo {
 			it.res, it.queued, it.skipped = Result{}, false, false
@@ -455,6 +464,9 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 	if !due {
 		it.skipped = true
 		return nil
+	}
+	if err := g.lockCopies(ctx, tx, []*item{it}); err != nil {
+		return err
 	}
 	if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 		return err

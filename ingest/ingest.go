@@ -143,11 +143,8 @@ func (g *Ingester) routes(rcpts []string) []Route {
 
 var errNoRoute = errors.New("no recipient is a mailbox of this configuration")
 
-func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class, res *Result) (queued bool, err error) {
-	routes := g.routes(in.Rcpt)
-	if len(routes) == 0 {
-		return false, errNoRoute
-	}
+// senderOf is the address a message is from, for participants and deduplication.
+func senderOf(in *store.Inbound, pm *Parsed) string {
 	sender := pm.From.Address
 	if sender == "" {
 		sender = strings.ToLower(in.MailFrom)
@@ -155,6 +152,33 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 	if sender == "" {
 		sender = "unknown@invalid"
 	}
+	return sender
+}
+
+// lockCopies serializes, across transactions, the ingest of copies of one message (same
+// Message-ID and sender): an MTA that timed out waiting for one replica's 250 retries
+// at another, and without it both replicas' transactions could find no earlier copy and
+// both store theirs. On PostgreSQL the locks are taken in one statement, in key order, so
+// two batches never wait on each other crosswise; SQLite has one writer anyway.
+func (g *Ingester) lockCopies(ctx context.Context, tx *sqlx.Tx, items []*item) error {
+	if g.st.Dialect != store.Postgres {
+		return nil
+	}
+	var keys []int64
+	for _, it := range items {
+		if it.pm != nil && it.pm.MessageID != "" {
+			keys = append(keys, store.CopyKey(it.pm.MessageID, senderOf(it.in, it.pm)))
+		}
+	}
+	return store.LockCopies(ctx, tx, keys)
+}
+
+func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class, res *Result) (queued bool, err error) {
+	routes := g.routes(in.Rcpt)
+	if len(routes) == 0 {
+		return false, errNoRoute
+	}
+	sender := senderOf(in, pm)
 	lookup := txLookup{tx}
 	t := g.now()
 	bounced, err := bounceRefs(ctx, tx, in, pm, class)

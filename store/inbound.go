@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -156,6 +160,39 @@ func InboundReceivedAt(ctx context.Context, q sqlx.QueryerContext, id int64) (ti
 		return time.Time{}, fmt.Errorf("inbound %d: received_at: %w", id, notFound(err))
 	}
 	return t, nil
+}
+
+// CopyKey is the advisory lock key of a message's copies (LockCopies).
+func CopyKey(messageID, sender string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(strings.ToLower(sender)))
+	h.Write([]byte{0})
+	h.Write([]byte(messageID))
+	return int64(h.Sum64())
+}
+
+// LockCopies takes PostgreSQL transaction-level advisory locks on keys (CopyKey), in key
+// order and in one statement, so transactions locking overlapping sets never deadlock.
+// They are released when the transaction ends.
+func LockCopies(ctx context.Context, tx *sqlx.Tx, keys []int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	arr := make([]string, len(keys))
+	for i, k := range keys {
+		arr[i] = strconv.FormatInt(k, 10)
+	}
+	// OFFSET 0 keeps the sorted subquery from being flattened: the locks are taken in
+	// the order its rows come out.
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k)
+		FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k OFFSET 0) AS sorted`,
+		"{"+strings.Join(arr, ",")+"}")
+	if err != nil {
+		return fmt.Errorf("lock message copies: %w", err)
+	}
+	return nil
 }
 
 // FinishInbound records the outcome of ingesting a row, in the ingest transaction.
