@@ -29,6 +29,17 @@ import (
 // shutdownGrace is how long open SMTP sessions may run on after SIGTERM.
 const shutdownGrace = 20 * time.Second
 
+// wakeIngest is serve's ingester as the inbound-retry job sees it: the job wakes the
+// ingest loop, which retries what is due, instead of draining beside it. A second loop
+// parsed the same rows as the first and, during a burst, ran while the first held back.
+// (`mxdesk jobs run inbound-retry` in another process still drains with its own.)
+type wakeIngest struct{ g *ingest.Ingester }
+
+func (w wakeIngest) RunOnce(context.Context) (int, error) {
+	w.g.Notify(nil)
+	return 0, nil
+}
+
 func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writer) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	if err := fset.Parse(args); err != nil {
@@ -81,7 +92,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	tickets, ing, worker, router := svc.tickets, svc.ingester, svc.worker, svc.router
-	sched, err := newScheduler(cfg, st, tickets, ing, worker, reg, log)
+	sched, err := newScheduler(cfg, st, tickets, wakeIngest{ing}, worker, reg, log)
 	if err != nil {
 		return err
 	}
