@@ -88,7 +88,11 @@ func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) {
 		if !now.Before(until) || g.load.Waiting() == 0 && now.Sub(g.load.LastWait()) >= burstGap {
 			return
 		}
-		g.heldBack.Add(1)
+		if g.heldBack.Add(1) == 1 {
+			// Once per backlog: the admin reading the log learns why tickets lag.
+			g.log.Info("ingest: SMTP burst, holding back so sessions go first",
+				"oldest_waiting", now.Sub(oldest).Round(time.Millisecond), "at_most", g.burstLag)
+		}
 		t := time.NewTimer(min(burstGap, until.Sub(now)))
 		select {
 		case <-ctx.Done():
@@ -270,7 +274,9 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if len(ids) == 0 {
-		g.oldestID.Store(0)
+		if g.oldestID.Swap(0) != 0 && g.heldBack.Swap(0) != 0 {
+			g.log.Info("ingest: caught up after the burst")
+		}
 		return 0, nil
 	}
 	held := time.Now()

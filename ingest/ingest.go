@@ -76,7 +76,8 @@ type Ingester struct {
 	// burstLag bounds how long ingest holds back during a burst (YieldTo).
 	burstLag time.Duration
 	// oldestID is the oldest spool row waiting for ingest (0 when it has caught up),
-	// oldestAt when it arrived (Unix ns); heldBack counts holdBack's waits.
+	// oldestAt when it arrived (Unix ns); heldBack counts holdBack's waits since ingest
+	// last caught up.
 	oldestID atomic.Int64
 	oldestAt atomic.Int64
 	heldBack atomic.Int64
