@@ -77,16 +77,17 @@ func (g *Ingester) yield() {
 }
 
 // holdBack waits while the SMTP side is in a burst, until the oldest row waiting (which
-// arrived at oldest) is burstLag old. It returns early when ctx ends.
-func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) {
+// arrived at oldest) is burstLag old, and reports whether it waited. It returns early
+// when ctx ends.
+func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
 	if g.load == nil || g.burstLag <= 0 {
-		return
+		return false
 	}
 	until := oldest.Add(g.burstLag)
-	for {
+	for ; ; held = true {
 		now := time.Now()
 		if !now.Before(until) || g.load.Waiting() == 0 && now.Sub(g.load.LastWait()) >= burstGap {
-			return
+			return held
 		}
 		if g.heldBack.Add(1) == 1 {
 			// Once per backlog: the admin reading the log learns why tickets lag.
@@ -97,7 +98,7 @@ func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return held
 		case <-t.C:
 		}
 	}
@@ -112,8 +113,9 @@ func (g *Ingester) oldestDue(ctx context.Context, id int64) time.Time {
 	}
 	t, ok := g.handed.receivedAt(id)
 	if !ok {
-		var err error
-		if t, err = store.InboundReceivedAt(ctx, g.st.DB, id); err != nil {
+		if in, err := store.GetInboundRow(ctx, g.st.DB, id); err == nil {
+			t = in.ReceivedAt
+		} else {
 			g.log.Warn("ingest: backlog age unknown", "err", err)
 			t = time.Now().Add(-g.burstLag)
 		}
@@ -279,9 +281,7 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 		}
 		return 0, nil
 	}
-	held := time.Now()
-	g.holdBack(ctx, g.oldestDue(ctx, ids[0]))
-	if time.Since(held) > burstGap {
+	if g.holdBack(ctx, g.oldestDue(ctx, ids[0])) {
 		// Rows arrived meanwhile: take the oldest of them all.
 		if ids, err = g.st.DueInbound(ctx, batchRows); err != nil {
 			return 0, err

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Inbound statuses. A row is new until ingest has committed it as done, duplicate (an MTA
@@ -153,15 +153,6 @@ func GetInboundRow(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbou
 	return &in, nil
 }
 
-// InboundReceivedAt is when spool row id arrived: how old the backlog behind it is.
-func InboundReceivedAt(ctx context.Context, q sqlx.QueryerContext, id int64) (time.Time, error) {
-	var t time.Time
-	if err := sqlx.GetContext(ctx, q, &t, rebind(q, "SELECT received_at FROM inbound WHERE id = ?"), id); err != nil {
-		return time.Time{}, fmt.Errorf("inbound %d: received_at: %w", id, notFound(err))
-	}
-	return t, nil
-}
-
 // CopyKey is the advisory lock key of a message's copies (LockCopies).
 func CopyKey(messageID, sender string) int64 {
 	h := fnv.New64a()
@@ -180,15 +171,11 @@ func LockCopies(ctx context.Context, tx *sqlx.Tx, keys []int64) error {
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	arr := make([]string, len(keys))
-	for i, k := range keys {
-		arr[i] = strconv.FormatInt(k, 10)
-	}
 	// OFFSET 0 keeps the sorted subquery from being flattened: the locks are taken in
 	// the order its rows come out.
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k)
 		FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k OFFSET 0) AS sorted`,
-		"{"+strings.Join(arr, ",")+"}")
+		pq.Int64Array(keys))
 	if err != nil {
 		return fmt.Errorf("lock message copies: %w", err)
 	}
