@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"html"
+	"math"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// KBQuery is a knowledge-base search.
+type KBQuery struct {
+	// Text is what the visitor typed, or a ticket's subject and text. It never reaches
+	// the engine's query syntax: it is cut into words (letters and digits), and each word
+	// is quoted.
+	Text string
+	// Lang is the visitor's language: its articles come first.
+	Lang string
+	// Prefix matches the last word as a prefix too (type-ahead: "passw").
+	Prefix bool
+	// Limit is the number of hits wanted (default 10, at most 50).
+	Limit int
+	// Snippets asks for a highlighted excerpt of each hit's body (the search page; the
+	// type-ahead and deflection do without).
+	Snippets bool
+}
+
+// KBHit is one article found.
+type KBHit struct {
+	ID        int64     `db:"id"`
+	Slug      string    `db:"slug"`
+	Lang      string    `db:"lang"`
+	Title     string    `db:"title"`
+	Summary   string    `db:"summary"`
+	Category  string    `db:"category"`
+	Helpful   int64     `db:"helpful"`
+	UpdatedAt time.Time `db:"updated_at"`
+	// Score is the engine's relevance, higher is better: -bm25 on SQLite, ts_rank_cd on
+	// PostgreSQL. The two scales differ; Relevance compares across them.
+	Score float64 `db:"score"`
+	// TitleHTML and SnippetHTML are escaped HTML with the matched words in <mark>;
+	// SnippetHTML only when snippets were asked for.
+	TitleHTML   string
+	SnippetHTML string
+}
+
+// Search limits: enough words for any real question, bounded work for a 10 KB paste.
+const (
+	kbMaxQueryBytes = 2000
+	kbMaxTerms      = 24
+	kbMaxTermBytes  = 60
+	kbCandidates    = 50 // ranked by the engine, then re-ordered with the tie-breakers
+)
+
+// Highlight markers: private-use characters, which no article contains, put around
+// matches by the engine, and turned into <mark> after escaping.
+const (
+	markOpen  = "\ue000"
+	markClose = "\ue001"
+)
+
+// SearchKB ranks published articles for q in the database itself: SQLite FTS5 (bm25)
+// or PostgreSQL full-text search (ts_rank_cd). Words are ORed, so a question finds the
+// articles that share most of its words, weighted by where (title over summary and tags
+// over body) and how rare they are. Engine ties are broken by the number of query words
+// in the title, helpful votes, then recency; the visitor's language comes first.
+func (s *Store) SearchKB(ctx context.Context, q KBQuery) ([]KBHit, error) {
+	terms, prefix := kbTerms(q.Text, q.Prefix)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	if q.Limit <= 0 {
+		q.Limit = 10
+	}
+	q.Limit = min(q.Limit, kbCandidates)
+	var hits []KBHit
+	var err error
+	if s.Dialect == Postgres {
+		hits, err = s.searchKBPostgres(ctx, terms, prefix)
+	} else {
+		hits, err = s.searchKBSQLite(ctx, terms, prefix)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sortKBHits(hits, terms, q.Lang)
+	if len(hits) > q.Limit {
+		hits = hits[:q.Limit]
+	}
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	if s.Dialect == Postgres {
+		err = s.highlightKBPostgres(ctx, hits, terms, prefix, q.Snippets)
+	} else {
+		err = s.highlightKBSQLite(ctx, hits, terms, prefix, q.Snippets)
+	}
+	return hits, err
+}
+
+// kbStopwords are words too common to say anything about an article. They are dropped
+// when the query has other words (PostgreSQL's english configuration drops them anyway;
+// FTS5 has no stop words), so "how do I reset my password" ranks like "reset password".
+var kbStopwords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`a about an and are as at be but by can could did do does doing
+		for from had has have having he her here how i if in into is it its just me my no not of
+		on or our out please so some than that the their them then there these they this to too
+		up us was we were what when where which while who why will with would you your yours
+		der die das und ist ich nicht ein eine mit wie was zu den im auf für von es sie wir mein meine`) {
+		kbStopwords[w] = true
+	}
+}
+
+// kbTerms cuts text into lower-case words of letters and digits: nothing else of the
+// user's text survives, so no quote, star, parenthesis or keyword reaches MATCH or
+// to_tsquery. It drops stop words (unless only stop words are left) and repeated words,
+// keeps at most kbMaxTerms, and says whether the last one is to be a prefix (only when
+// asked, when the text does not end in a space, and for three letters or more).
+func kbTerms(text string, wantPrefix bool) (terms []string, prefix bool) {
+	if len(text) > kbMaxQueryBytes {
+		text = text[:kbMaxQueryBytes]
+		wantPrefix = false // the last word was cut, not typed
+	}
+	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
+	})
+	seen := map[string]bool{}
+	var all, kept []string
+	for _, w := range words {
+		if len(w) > kbMaxTermBytes || seen[w] {
+			continue
+		}
+		seen[w] = true
+		all = append(all, w)
+		if !kbStopwords[w] {
+			kept = append(kept, w)
+		}
+	}
+	if len(kept) == 0 {
+		kept = all
+	}
+	if len(kept) > kbMaxTerms {
+		kept = kept[:kbMaxTerms]
+		wantPrefix = false
+	}
+	if len(kept) == 0 {
+		return nil, false
+	}
+	last := kept[len(kept)-1]
+	prefix = wantPrefix && len([]rune(last)) >= 3 && len(words) > 0 && words[len(words)-1] == last &&
+		!unicode.IsSpace(lastRune(text))
+	return kept, prefix
+}
+
+func lastRune(s string) rune {
+	r := []rune(s)
+	if len(r) == 0 {
+		return ' '
+	}
+	return r[len(r)-1]
+}
+
+// sortKBHits orders hits: the visitor's language first, then by score, where scores
+// within 5 % of each other count as a tie (with few articles bm25 flattens), broken by
+// query words in the title, helpful votes and recency.
+func sortKBHits(hits []KBHit, terms []string, lang string) {
+	type key struct {
+		other  bool
+		bucket int
+		title  int
+	}
+	keys := make(map[int64]key, len(hits))
+	for _, h := range hits {
+		b := math.MinInt32
+		if h.Score > 0 {
+			b = int(math.Floor(math.Log(h.Score) / math.Log(1.05)))
+		}
+		keys[h.ID] = key{other: lang != "" && h.Lang != lang, bucket: b, title: titleWords(h.Title, terms)}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		a, b := keys[hits[i].ID], keys[hits[j].ID]
+		switch {
+		case a.other != b.other:
+			return !a.other
+		case a.bucket != b.bucket:
+			return a.bucket > b.bucket
+		case a.title != b.title:
+			return a.title > b.title
+		case hits[i].Helpful != hits[j].Helpful:
+			return hits[i].Helpful > hits[j].Helpful
+		}
+		return hits[i].UpdatedAt.After(hits[j].UpdatedAt)
+	})
+}
+
+// titleWords counts the terms that begin a word of title (a crude stem: "passwords"
+// counts for "password", "reset" for "resetting").
+func titleWords(title string, terms []string) int {
+	words := strings.FieldsFunc(strings.ToLower(title), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
+	})
+	n := 0
+	for _, t := range terms {
+		stem := t
+		if r := []rune(t); len(r) > 5 {
+			stem = string(r[:5])
+		}
+		for _, w := range words {
+			if strings.HasPrefix(w, stem) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// markedHTML escapes text the engine marked up and turns the markers into <mark>.
+func markedHTML(s string) string {
+	s = html.EscapeString(s)
+	s = strings.ReplaceAll(s, markOpen, "<mark>")
+	return strings.ReplaceAll(s, markClose, "</mark>")
+}

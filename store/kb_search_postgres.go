@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// kbQueryPostgres writes terms for websearch_to_tsquery (each word quoted, ORed: that
+// function never fails on any input) and, for a prefix, the last word for to_tsquery as
+// word:* (the word holds only letters and digits, so it cannot be tsquery syntax).
+func kbQueryPostgres(terms []string, prefix bool) (words, last string) {
+	if prefix {
+		terms, last = terms[:len(terms)-1], terms[len(terms)-1]+":*"
+	}
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = `"` + t + `"`
+	}
+	return strings.Join(parts, " or "), last
+}
+
+// kbTSQuery builds the two queries, English (stemmed, for lang en) and simple (for the
+// rest), from the parameters $1 (words) and $2 (the prefix, or '').
+const kbTSQuery = `WITH q AS (SELECT
+	websearch_to_tsquery('english', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('english', $2) END) AS en,
+	websearch_to_tsquery('simple', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('simple', $2) END) AS other)`
+
+func (s *Store) searchKBPostgres(ctx context.Context, terms []string, prefix bool) ([]KBHit, error) {
+	words, last := kbQueryPostgres(terms, prefix)
+	var hits []KBHit
+	// ts_rank_cd weighs title (A) 1.0, summary and tags (B) 0.4, body (D) 0.1;
+	// normalization 1 divides by 1 + log(length), so a long article does not win by
+	// length alone.
+	err := sqlx.SelectContext(ctx, s.DB, &hits, kbTSQuery+`
+		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.helpful, a.updated_at,
+			ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, CASE WHEN a.lang = 'en' THEN q.en ELSE q.other END, 1) AS score
+		FROM kb_articles a, q
+		WHERE a.status = $3 AND ((a.lang = 'en' AND a.search @@ q.en) OR (a.lang <> 'en' AND a.search @@ q.other))
+		ORDER BY score DESC LIMIT $4`, words, last, KBPublished, kbCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("search kb: %w", err)
+	}
+	return hits, nil
+}
+
+// highlightKBPostgres runs ts_headline, which re-parses each document, only for the hits
+// shown.
+func (s *Store) highlightKBPostgres(ctx context.Context, hits []KBHit, terms []string, prefix, snippets bool) error {
+	words, last := kbQueryPostgres(terms, prefix)
+	ids := make([]int64, len(hits))
+	byID := map[int64]*KBHit{}
+	for i := range hits {
+		ids[i] = hits[i].ID
+		byID[hits[i].ID] = &hits[i]
+	}
+	opts := `StartSel="` + markOpen + `", StopSel="` + markClose + `"`
+	snippet := "''"
+	if snippets {
+		snippet = `ts_headline(c.cfg, a.body_text, c.q, $5)`
+	}
+	args := []any{words, last, pq.Int64Array(ids), opts + `, HighlightAll=true`}
+	if snippets {
+		args = append(args, opts+`, MaxFragments=2, MaxWords=24, MinWords=10, FragmentDelimiter=" … "`)
+	}
+	rows, err := s.DB.QueryContext(ctx, kbTSQuery+`, c AS (SELECT a.id,
+			CASE WHEN a.lang = 'en' THEN 'english'::regconfig ELSE 'simple'::regconfig END AS cfg,
+			CASE WHEN a.lang = 'en' THEN q.en ELSE q.other END AS q
+			FROM kb_articles a, q WHERE a.id = ANY($3))
+		SELECT a.id, ts_headline(c.cfg, a.title, c.q, $4), `+snippet+`
+		FROM kb_articles a JOIN c ON c.id = a.id`, args...)
+	if err != nil {
+		return fmt.Errorf("search kb: highlight: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var title, snip string
+		if err := rows.Scan(&id, &title, &snip); err != nil {
+			return fmt.Errorf("search kb: highlight: %w", err)
+		}
+		if h := byID[id]; h != nil {
+			h.TitleHTML, h.SnippetHTML = markedHTML(title), markedHTML(snip)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("search kb: highlight: %w", err)
+	}
+	for i := range hits {
+		if hits[i].TitleHTML == "" {
+			hits[i].TitleHTML = markedHTML(hits[i].Title)
+		}
+	}
+	return nil
+}
+
