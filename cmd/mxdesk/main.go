@@ -45,6 +45,10 @@ Commands:
   jobs [--json]             the background jobs: schedule, next run, last result
   jobs run NAME             run one job now (feedback-requests, auto-close, sla-warnings,
                             inbound-retry, outbound-sweep, cleanup) beside a running serve
+  kb import DIR [--prune]   import the knowledge base from Markdown files: new and changed
+                            articles written, vanished ones archived (--prune: deleted)
+  kb list [--json] [--status S]
+                            the knowledge-base articles with views and votes
 
 Configuration:
   --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:
@@ -144,6 +148,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
 	case "jobs":
 		err = cmdJobs(ctx, *cfgPath, rest, stdout, stderr)
+	case "kb":
+		err = cmdKB(ctx, *cfgPath, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "mxdesk: unknown command %q\n\n%s", cmd, usage)
 		return 2
