@@ -294,3 +294,16 @@ func (s *Store) VoteKB(ctx context.Context, articleID int64, voter string, helpf
 	}
 	return yes, no, nil
 }
+
+// KBVoteOf returns voter's vote on an article: nil when they have not voted.
+func KBVoteOf(ctx context.Context, q sqlx.QueryerContext, articleID int64, voter string) (*bool, error) {
+	var helpful bool
+	err := sqlx.GetContext(ctx, q, &helpful, rebind(q, "SELECT helpful FROM kb_votes WHERE article_id = ? AND voter = ?"), articleID, voter)
+	if err != nil {
+		if notFound(err) == ErrNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("kb vote of %d: %w", articleID, err)
+	}
+	return &helpful, nil
+}

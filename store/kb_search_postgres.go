@@ -24,7 +24,7 @@ func kbQueryPostgres(terms []string, prefix bool) (words, last string) {
 }
 
 // kbTSQuery builds the two queries, English (stemmed, for lang en) and simple (for the
-// rest), from the parameters $1 (words) and $2 (the prefix, or '').
+// rest), from the parameters $1 (words) and $2 (the prefix, or ”).
 const kbTSQuery = `WITH q AS (SELECT
 	websearch_to_tsquery('english', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('english', $2) END) AS en,
 	websearch_to_tsquery('simple', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('simple', $2) END) AS other)`
@@ -96,4 +96,3 @@ func (s *Store) highlightKBPostgres(ctx context.Context, hits []KBHit, terms []s
 	}
 	return nil
 }
-
