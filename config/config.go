@@ -53,6 +53,7 @@ type Config struct {
 	Feedback Feedback `toml:"feedback"`
 	Jobs     Jobs     `toml:"jobs"`
 	Portal   Portal   `toml:"portal"`
+	KB       KB       `toml:"kb"`
 	Metrics  Metrics  `toml:"metrics"`
 	DNS      DNS      `toml:"dns"`
 	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
@@ -191,6 +192,13 @@ type Metrics struct {
 	Pprof bool `toml:"pprof"`
 }
 
+// KB configures the knowledge base's pages in the portal (articles are imported with
+// `mxdesk kb import`).
+type KB struct {
+	// Public shows the knowledge base and its search to everyone; false hides it.
+	Public bool `toml:"public"`
+}
+
 // Portal configures the web portal for agents and customers.
 type Portal struct {
 	// Listen is the host:port the HTTP server listens on.
@@ -317,6 +325,7 @@ func base() *Config {
 		Portal: Portal{
 			Listen: "127.0.0.1:8080",
 		},
+		KB: KB{Public: true},
 	}
 }
 

@@ -209,4 +209,8 @@ listen = "127.0.0.1:8080"
 # Public URL of the portal, used for links in mail.
 # Default: "http://" + listen.
 #base_url = "http://127.0.0.1:8080"
+
+[kb]
+# Show the knowledge base (/kb, /search) to everyone; false hides it.
+public = true
 `

@@ -36,8 +36,10 @@ type renderer struct {
 func newRenderer() *renderer {
 	return &renderer{
 		md: goldmark.New(
-			goldmark.WithExtensions(extension.GFM, extension.NewTable(
-				extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute))),
+			// GitHub-flavoured Markdown, with table alignment as an attribute (the policy
+			// keeps no style attributes).
+			goldmark.WithExtensions(extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)),
+				extension.Strikethrough, extension.Linkify, extension.TaskList),
 			// Heading ids make sections linkable (/kb/slug#reset-by-mail). Raw HTML in the
 			// Markdown is dropped by goldmark (it is not rendered "unsafe") and whatever
 			// got through would be dropped by the policy.

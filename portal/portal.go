@@ -35,6 +35,7 @@ type Server struct {
 	tmpl    map[string]*template.Template
 	srv     *http.Server
 	policy  *bluemonday.Policy
+	kb      kbSettings // the knowledge base's pages (kb.go)
 }
 
 // New returns the portal server. Templates are parsed here, once.
@@ -55,6 +56,9 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 	mux.HandleFunc("POST /l/{token}", s.link)
 	mux.HandleFunc("GET /l/{token}/a/{id}", s.linkFile)
 	mux.HandleFunc("GET /l/{token}/m/{id}/raw", s.linkFile)
+	if err := s.kbRoutes(mux); err != nil {
+		return nil, err
+	}
 	s.srv = &http.Server{
 		Handler:           http.MaxBytesHandler(mux, 64<<10),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -101,6 +105,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if s.kbHome(w, r) {
+		return
+	}
 	l := lang(r, "")
 	s.message(w, http.StatusOK, l, s.brand.Name, map[string]string{
 		"en": "To reach us, write an email to our support address. The links in our emails lead to your ticket.",

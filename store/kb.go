@@ -155,7 +155,7 @@ func DeleteKBArticles(ctx context.Context, q sqlx.ExtContext, ids ...int64) erro
 // KBArticleBySlug returns the article with the slug, whatever its status.
 func KBArticleBySlug(ctx context.Context, q sqlx.QueryerContext, slug string) (*KBArticle, error) {
 	var a KBArticle
-	if err := sqlx.GetContext(ctx, q, &a, rebind(q, "SELECT * FROM kb_articles WHERE slug = ?"), slug); err != nil {
+	if err := sqlx.GetContext(ctx, q, &a, rebind(q, "SELECT "+kbListColumns+", body_md, body_html, body_text FROM kb_articles WHERE slug = ?"), slug); err != nil {
 		return nil, fmt.Errorf("kb article %q: %w", slug, notFound(err))
 	}
 	return &a, nil

@@ -116,6 +116,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	web.ConfigureKB(portal.KBOptions{Public: cfg.KB.Public, DefaultLang: cfg.Outbound.DefaultLanguage})
 
 	smtpL, err := net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
