@@ -91,7 +91,7 @@ func TestImportUpdatesArchivesAndPrunes(t *testing.T) {
 
 func TestBadArticlesAreNamedWithTheLineAndSkipped(t *testing.T) {
 	big := "---\ntitle: Big\n---\n" + strings.Repeat("x", 5<<20)
-	writeFiles(t, dir, map[string]string{
+	files := map[string]string{
 		"good.md":         "---\ntitle: Good\n---\nfine\n",
 		"zdup.md":         "---\ntitle: Dup\nslug: good\n---\n",
 		"notitle.md":      "---\ncategory: X\n---\nbody\n",
@@ -111,7 +111,7 @@ func TestBadArticlesAreNamedWithTheLineAndSkipped(t *testing.T) {
 		"images/ok.md":    "---\ntitle: Img\n---\n![shot](shot.png)\n\n- [x] done\n- [ ] todo\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n\n```go\nfmt.Println()\n```\n\n## Section One\n",
 		"images/shot.png": "\x89PNG\r\n\x1a\nfake",
 		"crlf.md":         "\ufeff---\r\ntitle: CRLF\r\n---\r\nwindows\r\n",
-	})
+	}
 	want := map[string]string{
 		"zdup.md":       `zdup.md: slug "good" is already used by good.md`,
 		"notitle.md":    "notitle.md:1: title is missing",
