@@ -221,8 +221,11 @@ func (s *Server) kbArticle(w http.ResponseWriter, r *http.Request) {
 		s.kbMessage(w, http.StatusGone, l, a.Title, t["archived"])
 		return
 	}
-	if err := store.AddKBView(ctx, s.st.DB, a.ID); err != nil {
-		s.log.Warn("portal: count kb view", "slug", a.Slug, "err", err)
+	// The page a vote redirects to is the same visit, not another view.
+	if !r.URL.Query().Has("voted") {
+		if err := store.AddKBView(ctx, s.st.DB, a.ID); err != nil {
+			s.log.Warn("portal: count kb view", "slug", a.Slug, "err", err)
+		}
 	}
 	p := kbPage{page: page{Lang: l, Title: a.Title, Heading: a.Title}, Article: a, Body: template.HTML(a.BodyHTML)}
 	if p.Related, err = store.KBRelated(ctx, s.st.DB, a, 5); err != nil {
@@ -285,7 +288,7 @@ func (s *Server) kbVote(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, l, err)
 		return
 	}
-	http.Redirect(w, r, "/kb/"+a.Slug+"#vote", http.StatusSeeOther)
+	http.Redirect(w, r, "/kb/"+a.Slug+"?voted=1#vote", http.StatusSeeOther)
 }
 
 // kbImage serves an image of an article: only images imported with it, inline, in a
