@@ -78,7 +78,7 @@ func TestDefaults(t *testing.T) {
 			Listen:  "127.0.0.1:8080",
 			BaseURL: "http://127.0.0.1:8080",
 		},
-		KB: KB{Public: true},
+		KB:                            KB{Public: true},
 		Metrics:                       Metrics{Listen: "127.0.0.1:9325"},
 		DNS:                           DNS{Timeout: Duration{5 * time.Second}},
 		TrustedUnauthenticatedDomains: []string{},
