@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // KBQuery is a knowledge-base search.
@@ -35,6 +37,7 @@ type KBHit struct {
 	Title     string    `db:"title"`
 	Summary   string    `db:"summary"`
 	Category  string    `db:"category"`
+	Tags      string    `db:"tags"`
 	Helpful   int64     `db:"helpful"`
 	UpdatedAt time.Time `db:"updated_at"`
 	// Score is the engine's relevance, higher is better: -bm25 on SQLite, ts_rank_cd on
@@ -67,6 +70,12 @@ const (
 // over body) and how rare they are. Engine ties are broken by the number of query words
 // in the title, helpful votes, then recency; the visitor's language comes first.
 func (s *Store) SearchKB(ctx context.Context, q KBQuery) ([]KBHit, error) {
+	return s.SearchKBIn(ctx, s.DB, q)
+}
+
+// SearchKBIn is SearchKB through db, a transaction the caller holds (on SQLite the pool's
+// one connection is then taken: a query beside the transaction would wait for itself).
+func (s *Store) SearchKBIn(ctx context.Context, db sqlx.QueryerContext, q KBQuery) ([]KBHit, error) {
 	terms, prefix := kbTerms(q.Text, q.Prefix)
 	if len(terms) == 0 {
 		return nil, nil
@@ -78,9 +87,9 @@ func (s *Store) SearchKB(ctx context.Context, q KBQuery) ([]KBHit, error) {
 	var hits []KBHit
 	var err error
 	if s.Dialect == Postgres {
-		hits, err = s.searchKBPostgres(ctx, terms, prefix)
+		hits, err = searchKBPostgres(ctx, db, terms, prefix)
 	} else {
-		hits, err = s.searchKBSQLite(ctx, terms, prefix)
+		hits, err = searchKBSQLite(ctx, db, terms, prefix)
 	}
 	if err != nil {
 		return nil, err
@@ -93,9 +102,9 @@ func (s *Store) SearchKB(ctx context.Context, q KBQuery) ([]KBHit, error) {
 		return nil, nil
 	}
 	if s.Dialect == Postgres {
-		err = s.highlightKBPostgres(ctx, hits, terms, prefix, q.Snippets)
+		err = highlightKBPostgres(ctx, db, hits, terms, prefix, q.Snippets)
 	} else {
-		err = s.highlightKBSQLite(ctx, hits, terms, prefix, q.Snippets)
+		err = highlightKBSQLite(ctx, db, hits, terms, prefix, q.Snippets)
 	}
 	return hits, err
 }
@@ -120,6 +129,12 @@ func init() {
 // to_tsquery. It drops stop words (unless only stop words are left) and repeated words,
 // keeps at most kbMaxTerms, and says whether the last one is to be a prefix (only when
 // asked, when the text does not end in a space, and for three letters or more).
+// KBTerms returns the words SearchKB searches for in text (without a prefix).
+func KBTerms(text string) []string {
+	terms, _ := kbTerms(text, false)
+	return terms
+}
+
 func kbTerms(text string, wantPrefix bool) (terms []string, prefix bool) {
 	if len(text) > kbMaxQueryBytes {
 		text = text[:kbMaxQueryBytes]
@@ -197,20 +212,20 @@ func sortKBHits(hits []KBHit, terms []string, lang string) {
 	})
 }
 
-// titleWords counts the terms that begin a word of title (a crude stem: "passwords"
-// counts for "password", "reset" for "resetting").
+// KBWordsIn counts the terms found in text, each by a crude stem: a term of more than
+// four letters by its first four ("signature" counts for "signing", "passwords" for
+// "password"), a shorter one as itself or its plural ("add" is not "address").
+func KBWordsIn(text string, terms []string) int { return titleWords(text, terms) }
+
 func titleWords(title string, terms []string) int {
 	words := strings.FieldsFunc(strings.ToLower(title), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
 	})
 	n := 0
 	for _, t := range terms {
-		stem := t
-		if r := []rune(t); len(r) > 5 {
-			stem = string(r[:5])
-		}
+		r := []rune(t)
 		for _, w := range words {
-			if strings.HasPrefix(w, stem) {
+			if len(r) > 4 && strings.HasPrefix(w, string(r[:4])) || w == t || w == t+"s" {
 				n++
 				break
 			}

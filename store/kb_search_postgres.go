@@ -29,14 +29,14 @@ const kbTSQuery = `WITH q AS (SELECT
 	websearch_to_tsquery('english', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('english', $2) END) AS en,
 	websearch_to_tsquery('simple', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('simple', $2) END) AS other)`
 
-func (s *Store) searchKBPostgres(ctx context.Context, terms []string, prefix bool) ([]KBHit, error) {
+func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, terms []string, prefix bool) ([]KBHit, error) {
 	words, last := kbQueryPostgres(terms, prefix)
 	var hits []KBHit
 	// ts_rank_cd weighs title (A) 1.0, summary and tags (B) 0.4, body (D) 0.1;
 	// normalization 1 divides by 1 + log(length), so a long article does not win by
 	// length alone.
-	err := sqlx.SelectContext(ctx, s.DB, &hits, kbTSQuery+`
-		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.helpful, a.updated_at,
+	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery+`
+		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags, a.helpful, a.updated_at,
 			ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, CASE WHEN a.lang = 'en' THEN q.en ELSE q.other END, 1) AS score
 		FROM kb_articles a, q
 		WHERE a.status = $3 AND ((a.lang = 'en' AND a.search @@ q.en) OR (a.lang <> 'en' AND a.search @@ q.other))
@@ -49,7 +49,7 @@ func (s *Store) searchKBPostgres(ctx context.Context, terms []string, prefix boo
 
 // highlightKBPostgres runs ts_headline, which re-parses each document, only for the hits
 // shown.
-func (s *Store) highlightKBPostgres(ctx context.Context, hits []KBHit, terms []string, prefix, snippets bool) error {
+func highlightKBPostgres(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, terms []string, prefix, snippets bool) error {
 	words, last := kbQueryPostgres(terms, prefix)
 	ids := make([]int64, len(hits))
 	byID := map[int64]*KBHit{}
@@ -66,7 +66,7 @@ func (s *Store) highlightKBPostgres(ctx context.Context, hits []KBHit, terms []s
 	if snippets {
 		args = append(args, opts+`, MaxFragments=2, MaxWords=24, MinWords=10, FragmentDelimiter=" … "`)
 	}
-	rows, err := s.DB.QueryContext(ctx, kbTSQuery+`, c AS (SELECT a.id,
+	rows, err := db.QueryContext(ctx, kbTSQuery+`, c AS (SELECT a.id,
 			CASE WHEN a.lang = 'en' THEN 'english'::regconfig ELSE 'simple'::regconfig END AS cfg,
 			CASE WHEN a.lang = 'en' THEN q.en ELSE q.other END AS q
 			FROM kb_articles a, q WHERE a.id = ANY($3))

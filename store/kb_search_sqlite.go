@@ -27,14 +27,14 @@ func kbMatchSQLite(terms []string, prefix bool) string {
 // articles it is compared with are.
 var kbFTSTables = []string{"kb_fts_en", "kb_fts_other"}
 
-func (s *Store) searchKBSQLite(ctx context.Context, terms []string, prefix bool) ([]KBHit, error) {
+func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, terms []string, prefix bool) ([]KBHit, error) {
 	match := kbMatchSQLite(terms, prefix)
 	var hits []KBHit
 	for _, fts := range kbFTSTables {
 		// rank is bm25 with the column weights set in the migration (title 10, summary
 		// and tags 4, body 1); it is negative, better is lower.
 		var part []KBHit
-		err := sqlx.SelectContext(ctx, s.DB, &part, `SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category,
+		err := sqlx.SelectContext(ctx, db, &part, `SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags,
 			a.helpful, a.updated_at, -f.rank AS score
 			FROM `+fts+` f JOIN kb_articles a ON a.id = f.rowid
 			WHERE `+fts+` MATCH ? AND a.status = ? ORDER BY f.rank LIMIT ?`, match, KBPublished, kbCandidates)
@@ -48,7 +48,7 @@ func (s *Store) searchKBSQLite(ctx context.Context, terms []string, prefix bool)
 
 // highlightKBSQLite fills in the highlighted title and, when asked, a snippet of the body
 // for the hits to be shown, and only for them.
-func (s *Store) highlightKBSQLite(ctx context.Context, hits []KBHit, terms []string, prefix, snippets bool) error {
+func highlightKBSQLite(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, terms []string, prefix, snippets bool) error {
 	byID := map[int64]*KBHit{}
 	var ids []int64
 	for i := range hits {
@@ -66,7 +66,7 @@ func (s *Store) highlightKBSQLite(ctx context.Context, hits []KBHit, terms []str
 		if err != nil {
 			return fmt.Errorf("search kb: highlight: %w", err)
 		}
-		rows, err := s.DB.QueryContext(ctx, query, args...)
+		rows, err := db.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("search kb: highlight: %w", err)
 		}
