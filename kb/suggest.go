@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
 )
 
@@ -55,4 +56,21 @@ func first(s []string, n int) []string {
 		return s[:n]
 	}
 	return s
+}
+
+// Suggester is Suggest for the acknowledgement (ticket.Config.Suggest): the articles as
+// links under baseURL, the portal's public address.
+func Suggester(st *store.Store, baseURL string) func(ctx context.Context, tx *sqlx.Tx, subject, text, lang string) ([]outbound.Article, error) {
+	baseURL = strings.TrimRight(baseURL, "/")
+	return func(ctx context.Context, tx *sqlx.Tx, subject, text, lang string) ([]outbound.Article, error) {
+		hits, err := Suggest(ctx, st, tx, subject, text, lang)
+		if err != nil {
+			return nil, err
+		}
+		var out []outbound.Article
+		for _, h := range hits {
+			out = append(out, outbound.Article{Title: h.Title, Summary: h.Summary, URL: baseURL + "/kb/" + h.Slug})
+		}
+		return out, nil
+	}
 }

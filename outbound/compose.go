@@ -235,6 +235,9 @@ type Notice struct {
 	// AutoSubmitted is the RFC 3834 keyword: auto-replied for the acknowledgement,
 	// auto-generated for the others.
 	AutoSubmitted string
+
+	// Articles are knowledge-base articles that may answer a new ticket (acknowledgement).
+	Articles []Article
 }
 
 // Entry is one message of a conversation shown to agents.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"math"
 	"sort"
@@ -75,7 +76,30 @@ func (s *Store) SearchKB(ctx context.Context, q KBQuery) ([]KBHit, error) {
 
 // SearchKBIn is SearchKB through db, a transaction the caller holds (on SQLite the pool's
 // one connection is then taken: a query beside the transaction would wait for itself).
+//
+// Inside a transaction the search runs under a savepoint: should it fail, the caller's
+// transaction goes on (PostgreSQL would otherwise refuse every later statement of it).
 func (s *Store) SearchKBIn(ctx context.Context, db sqlx.QueryerContext, q KBQuery) ([]KBHit, error) {
+	tx, ok := db.(*sqlx.Tx)
+	if !ok {
+		return s.searchKB(ctx, db, q)
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT kb_search"); err != nil {
+		return nil, fmt.Errorf("search kb: %w", err)
+	}
+	hits, err := s.searchKB(ctx, tx, q)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT kb_search"); rerr != nil {
+			return nil, fmt.Errorf("%w (rollback to savepoint: %v)", err, rerr)
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT kb_search"); rerr != nil && err == nil {
+		err = fmt.Errorf("search kb: %w", rerr)
+	}
+	return hits, err
+}
+
+func (s *Store) searchKB(ctx context.Context, db sqlx.QueryerContext, q KBQuery) ([]KBHit, error) {
 	terms, prefix := kbTerms(q.Text, q.Prefix)
 	if len(terms) == 0 {
 		return nil, nil

@@ -34,6 +34,9 @@ type Config struct {
 	// ReopenWindow is how long after closing a customer's message reopens a ticket; a
 	// later one opens a new ticket linked to the old. Zero: always reopen.
 	ReopenWindow time.Duration
+	// Suggest, when set, picks knowledge-base articles for a new ticket's
+	// acknowledgement (suggest.go).
+	Suggest SuggestFunc
 }
 
 // Service changes tickets and queues the notifications the changes cause.
@@ -156,6 +159,7 @@ func (s *Service) Acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, 
 		n.SLA = s.sla().Expectation(n.Lang, tk.Priority)
 	}
 	n.OutsideHours = tk.OutsideHours
+	n.Articles = s.suggest(ctx, tx, tk, n.Lang)
 	return s.queue(ctx, tx, tk, n, true)
 }
 

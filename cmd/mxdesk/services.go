@@ -8,6 +8,7 @@ import (
 
 	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/ingest"
+	"github.com/mxdesk/mxdesk/kb"
 	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/resolver"
 	"github.com/mxdesk/mxdesk/store"
@@ -65,9 +66,15 @@ func buildServices(cfg *config.Config, st *store.Store, reg prometheus.Registere
 		Resolver: s.resolver, NotFound: resolver.IsNotFound,
 	}, log)
 	s.links = ticket.NewLinks(s.secret, cfg.Portal.BaseURL)
+	// The acknowledgement lists knowledge-base articles that may answer the ticket, when
+	// everyone may open them.
+	var suggest ticket.SuggestFunc
+	if cfg.KB.Public {
+		suggest = kb.Suggester(st, cfg.Portal.BaseURL)
+	}
 	s.tickets = ticket.New(st, ticket.Config{
 		Composer: s.composer, Signer: s.signer, Links: s.links, MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour,
-		SLA: sla, Own: s.router.Own, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
+		SLA: sla, Own: s.router.Own, ReopenWindow: cfg.Tickets.ReopenWindow.Duration, Suggest: suggest,
 	}, log)
 	s.ingester = ingest.New(st, ingest.Config{
 		Resolve: s.router.Resolve, Own: s.router.Own, Tickets: s.tickets,
