@@ -154,6 +154,9 @@ func Import(ctx context.Context, st *store.Store, dir string, opt Options) (Resu
 		res.Archived = len(gone)
 		err = store.SetKBStatus(ctx, st.DB, StatusArchived, gone...)
 	}
+	if err == nil && res.Added+res.Updated+res.Archived+res.Deleted > 0 {
+		err = st.OptimizeKB(ctx)
+	}
 	return res, err
 }
 

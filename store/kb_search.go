@@ -108,12 +108,15 @@ func (s *Store) searchKB(ctx context.Context, db sqlx.QueryerContext, q KBQuery)
 		q.Limit = 10
 	}
 	q.Limit = min(q.Limit, kbCandidates)
+	e, err := s.kbPrune(ctx, db, kbExpr{terms: terms, prefix: prefix})
+	if err != nil {
+		return nil, err
+	}
 	var hits []KBHit
-	var err error
 	if s.Dialect == Postgres {
-		hits, err = searchKBPostgres(ctx, db, terms, prefix)
+		hits, err = searchKBPostgres(ctx, db, e)
 	} else {
-		hits, err = searchKBSQLite(ctx, db, terms, prefix)
+		hits, err = searchKBSQLite(ctx, db, e)
 	}
 	if err != nil {
 		return nil, err
@@ -125,12 +128,102 @@ func (s *Store) searchKB(ctx context.Context, db sqlx.QueryerContext, q KBQuery)
 	if len(hits) == 0 {
 		return nil, nil
 	}
+	// Highlighting marks every word asked for, common ones too: it reads the shown
+	// articles only.
+	all := kbExpr{terms: terms, prefix: prefix}
 	if s.Dialect == Postgres {
-		err = highlightKBPostgres(ctx, db, hits, terms, prefix, q.Snippets)
+		err = highlightKBPostgres(ctx, db, hits, all, q.Snippets)
 	} else {
-		err = highlightKBSQLite(ctx, db, hits, terms, prefix, q.Snippets)
+		err = highlightKBSQLite(ctx, db, hits, all, q.Snippets)
 	}
 	return hits, err
+}
+
+// kbExpr is what the engine is asked: the terms ORed (all of them ANDed, and only in
+// title, summary and tags, when all is set), the last one a prefix when prefix is set.
+type kbExpr struct {
+	terms       []string
+	prefix, all bool
+}
+
+// kbBudget bounds the articles one search scores. Scoring (bm25, ts_rank_cd) costs per
+// matching article, and a question made of common words matched nearly all of 10,000
+// articles: 100-500 ms. The rarest words are kept while the articles they match stay
+// within the budget; the common ones dropped carry little weight in bm25 anyway (none
+// past half the articles).
+const kbBudget = 1000
+
+// kbPrune keeps the query within kbBudget: the rarer words, in their order, as long as
+// the articles they match add up to at most the budget. When even the rarest word is
+// more common than that, it asks for the articles with every word in their title,
+// summary or tags instead.
+func (s *Store) kbPrune(ctx context.Context, db sqlx.QueryerContext, e kbExpr) (kbExpr, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, db, &n, rebind(db, "SELECT COUNT(*) FROM kb_articles WHERE status = ?"), KBPublished); err != nil {
+		return e, fmt.Errorf("search kb: %w", err)
+	}
+	if n <= kbBudget {
+		return e, nil
+	}
+	df := make([]int, len(e.terms))
+	order := make([]int, len(e.terms))
+	for i, t := range e.terms {
+		last := i == len(e.terms)-1
+		c, err := s.kbDocCount(ctx, db, kbExpr{terms: []string{t}, prefix: last && e.prefix}, kbBudget+1)
+		if err != nil {
+			return e, err
+		}
+		df[i], order[i] = c, i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return df[order[a]] < df[order[b]] })
+	keep := make([]bool, len(e.terms))
+	sum := 0
+	for _, i := range order {
+		if sum+df[i] > kbBudget {
+			break
+		}
+		sum += df[i]
+		keep[i] = true
+	}
+	var kept kbExpr
+	for i, t := range e.terms {
+		if keep[i] {
+			kept.terms = append(kept.terms, t)
+			kept.prefix = i == len(e.terms)-1 && e.prefix
+		}
+	}
+	if len(kept.terms) == 0 {
+		return kbExpr{terms: e.terms, prefix: e.prefix, all: true}, nil
+	}
+	return kept, nil
+}
+
+// kbDocCount counts the published articles that match e, up to max: the engine stops
+// reading there.
+func (s *Store) kbDocCount(ctx context.Context, db sqlx.QueryerContext, e kbExpr, max int) (int, error) {
+	var n int
+	var err error
+	if s.Dialect == Postgres {
+		words, last := kbQueryPostgres(e)
+		err = sqlx.GetContext(ctx, db, &n, kbTSQuery(e)+`
+			SELECT COUNT(*) FROM (SELECT 1 FROM kb_articles a, q WHERE a.status = `+sqlList(KBPublished)+` AND
+				((a.lang = 'en' AND a.search @@ q.en) OR (a.lang <> 'en' AND a.search @@ q.other)) LIMIT $3) m`,
+			words, last, max)
+	} else {
+		for _, fts := range kbFTSTables {
+			var part int
+			err = sqlx.GetContext(ctx, db, &part, `SELECT COUNT(*) FROM (SELECT 1 FROM `+fts+` WHERE `+fts+` MATCH ? LIMIT ?)`,
+				kbMatchSQLite(e), max)
+			if err != nil {
+				break
+			}
+			n += part
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("search kb: count: %w", err)
+	}
+	return n, nil
 }
 
 // kbStopwords are words too common to say anything about an article. They are dropped

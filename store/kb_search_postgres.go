@@ -9,11 +9,24 @@ import (
 	"github.com/lib/pq"
 )
 
-// kbQueryPostgres writes terms for websearch_to_tsquery (each word quoted, ORed: that
+// kbQueryPostgres writes e for websearch_to_tsquery (each word quoted, ORed: that
 // function never fails on any input) and, for a prefix, the last word for to_tsquery as
-// word:* (the word holds only letters and digits, so it cannot be tsquery syntax).
-func kbQueryPostgres(terms []string, prefix bool) (words, last string) {
-	if prefix {
+// word:* (the word holds only letters and digits, so it cannot be tsquery syntax). When
+// all words are wanted in title, summary or tags, the whole query is for to_tsquery:
+// w1:AB & w2:AB & w3:*AB.
+func kbQueryPostgres(e kbExpr) (words, last string) {
+	if e.all {
+		parts := make([]string, len(e.terms))
+		for i, t := range e.terms {
+			parts[i] = t + ":AB"
+			if e.prefix && i == len(e.terms)-1 {
+				parts[i] = t + ":*AB"
+			}
+		}
+		return "", strings.Join(parts, " & ")
+	}
+	terms := e.terms
+	if e.prefix {
 		terms, last = terms[:len(terms)-1], terms[len(terms)-1]+":*"
 	}
 	parts := make([]string, len(terms))
@@ -23,24 +36,33 @@ func kbQueryPostgres(terms []string, prefix bool) (words, last string) {
 	return strings.Join(parts, " or "), last
 }
 
-// kbTSQuery builds the two queries, English (stemmed, for lang en) and simple (for the
-// rest), from the parameters $1 (words) and $2 (the prefix, or ”).
-const kbTSQuery = `WITH q AS (SELECT
-	websearch_to_tsquery('english', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('english', $2) END) AS en,
-	websearch_to_tsquery('simple', $1) || (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('simple', $2) END) AS other)`
+// kbTSQuery builds the two queries for e, English (stemmed, for lang en) and simple (for
+// the rest), from the parameters $1 (words) and $2 (the prefix, or ''): the prefix ORed
+// with the words, or ANDed when all of them are wanted.
+func kbTSQuery(e kbExpr) string {
+	op := "||"
+	if e.all {
+		op = "&&"
+	}
+	return `WITH q AS (SELECT
+	websearch_to_tsquery('english', $1) ` + op + ` (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('english', $2) END) AS en,
+	websearch_to_tsquery('simple', $1) ` + op + ` (CASE WHEN $2 = '' THEN ''::tsquery ELSE to_tsquery('simple', $2) END) AS other)`
+}
 
-func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, terms []string, prefix bool) ([]KBHit, error) {
-	words, last := kbQueryPostgres(terms, prefix)
+func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
+	words, last := kbQueryPostgres(e)
 	var hits []KBHit
+	// The status is a literal so that the planner, even with a generic plan, may use the
+	// partial GIN index of published articles.
 	// ts_rank_cd weighs title (A) 1.0, summary and tags (B) 0.4, body (D) 0.1;
 	// normalization 1 divides by 1 + log(length), so a long article does not win by
 	// length alone.
-	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery+`
+	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery(e)+`
 		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags, a.helpful, a.updated_at,
 			ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, CASE WHEN a.lang = 'en' THEN q.en ELSE q.other END, 1) AS score
 		FROM kb_articles a, q
-		WHERE a.status = $3 AND ((a.lang = 'en' AND a.search @@ q.en) OR (a.lang <> 'en' AND a.search @@ q.other))
-		ORDER BY score DESC LIMIT $4`, words, last, KBPublished, kbCandidates)
+		WHERE a.status = `+sqlList(KBPublished)+` AND ((a.lang = 'en' AND a.search @@ q.en) OR (a.lang <> 'en' AND a.search @@ q.other))
+		ORDER BY score DESC LIMIT $3`, words, last, kbCandidates)
 	if err != nil {
 		return nil, fmt.Errorf("search kb: %w", err)
 	}
@@ -49,8 +71,8 @@ func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, terms []strin
 
 // highlightKBPostgres runs ts_headline, which re-parses each document, only for the hits
 // shown.
-func highlightKBPostgres(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, terms []string, prefix, snippets bool) error {
-	words, last := kbQueryPostgres(terms, prefix)
+func highlightKBPostgres(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, e kbExpr, snippets bool) error {
+	words, last := kbQueryPostgres(e)
 	ids := make([]int64, len(hits))
 	byID := map[int64]*KBHit{}
 	for i := range hits {
@@ -66,7 +88,7 @@ func highlightKBPostgres(ctx context.Context, db sqlx.QueryerContext, hits []KBH
 	if snippets {
 		args = append(args, opts+`, MaxFragments=2, MaxWords=24, MinWords=10, FragmentDelimiter=" … "`)
 	}
-	rows, err := db.QueryContext(ctx, kbTSQuery+`, c AS (SELECT a.id,
+	rows, err := db.QueryContext(ctx, kbTSQuery(e)+`, c AS (SELECT a.id,
 			CASE WHEN a.lang = 'en' THEN 'english'::regconfig ELSE 'simple'::regconfig END AS cfg,
 			CASE WHEN a.lang = 'en' THEN q.en ELSE q.other END AS q
 			FROM kb_articles a, q WHERE a.id = ANY($3))

@@ -2,22 +2,27 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
 
-// kbMatchSQLite writes terms as an FTS5 query: each word in double quotes (a string, never
-// syntax), ORed, the last one with * when it is a prefix. The words hold only letters and
-// digits, so there is nothing to escape inside the quotes.
-func kbMatchSQLite(terms []string, prefix bool) string {
-	parts := make([]string, len(terms))
-	for i, t := range terms {
+// kbMatchSQLite writes e as an FTS5 query: each word in double quotes (a string, never
+// syntax), ORed (or ANDed), the last one with * when it is a prefix. The words hold only
+// letters and digits, so there is nothing to escape inside the quotes.
+func kbMatchSQLite(e kbExpr) string {
+	parts := make([]string, len(e.terms))
+	for i, t := range e.terms {
 		parts[i] = `"` + t + `"`
 	}
-	if prefix {
+	if e.prefix {
 		parts[len(parts)-1] += "*"
+	}
+	if e.all {
+		return "{title summary tags} : (" + strings.Join(parts, " AND ") + ")"
 	}
 	return strings.Join(parts, " OR ")
 }
@@ -27,8 +32,8 @@ func kbMatchSQLite(terms []string, prefix bool) string {
 // articles it is compared with are.
 var kbFTSTables = []string{"kb_fts_en", "kb_fts_other"}
 
-func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, terms []string, prefix bool) ([]KBHit, error) {
-	match := kbMatchSQLite(terms, prefix)
+func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
+	match := kbMatchSQLite(e)
 	var hits []KBHit
 	for _, fts := range kbFTSTables {
 		// rank is bm25 with the column weights set in the migration (title 10, summary
@@ -47,51 +52,30 @@ func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, terms []string,
 }
 
 // highlightKBSQLite fills in the highlighted title and, when asked, a snippet of the body
-// for the hits to be shown, and only for them.
-func highlightKBSQLite(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, terms []string, prefix, snippets bool) error {
-	byID := map[int64]*KBHit{}
-	var ids []int64
+// for the hits to be shown, and only for them: one query per hit in its own index, the
+// same statement every time (prepared once per connection).
+func highlightKBSQLite(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, e kbExpr, snippets bool) error {
+	match := kbMatchSQLite(e)
 	for i := range hits {
-		byID[hits[i].ID] = &hits[i]
-		ids = append(ids, hits[i].ID)
-	}
-	match := kbMatchSQLite(terms, prefix)
-	for _, fts := range kbFTSTables {
+		h := &hits[i]
+		fts := kbFTSTables[0]
+		if h.Lang != "en" {
+			fts = kbFTSTables[1]
+		}
 		snippet := "''"
 		if snippets {
 			snippet = "snippet(" + fts + ", 3, char(57344), char(57345), ' … ', 24)"
 		}
-		query, args, err := sqlx.In(`SELECT rowid, highlight(`+fts+`, 0, char(57344), char(57345)), `+snippet+`
-			FROM `+fts+` WHERE `+fts+` MATCH ? AND rowid IN (?)`, match, ids)
-		if err != nil {
+		var title, snip string
+		err := db.QueryRowxContext(ctx, `SELECT highlight(`+fts+`, 0, char(57344), char(57345)), `+snippet+`
+			FROM `+fts+` WHERE `+fts+` MATCH ? AND rowid = ?`, match, h.ID).Scan(&title, &snip)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			title = h.Title // matched by a word the highlight query does not hold
+		case err != nil:
 			return fmt.Errorf("search kb: highlight: %w", err)
 		}
-		rows, err := db.QueryContext(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("search kb: highlight: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			var title, snip string
-			if err := rows.Scan(&id, &title, &snip); err != nil {
-				rows.Close()
-				return fmt.Errorf("search kb: highlight: %w", err)
-			}
-			if h := byID[id]; h != nil {
-				h.TitleHTML, h.SnippetHTML = markedHTML(title), markedHTML(snip)
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("search kb: highlight: %w", err)
-		}
-	}
-	for i := range hits {
-		if hits[i].TitleHTML == "" {
-			hits[i].TitleHTML = markedHTML(hits[i].Title)
-		}
+		h.TitleHTML, h.SnippetHTML = markedHTML(title), markedHTML(snip)
 	}
 	return nil
 }

@@ -31,7 +31,8 @@ CREATE TABLE kb_articles (
     ) STORED
 );
 CREATE INDEX kb_articles_status ON kb_articles (status, category);
-CREATE INDEX kb_articles_search ON kb_articles USING GIN (search);
+-- Only published articles are searched: drafts and archived ones cost nothing.
+CREATE INDEX kb_articles_search ON kb_articles USING GIN (search) WHERE status = 'published';
 
 CREATE TABLE kb_tags (
     article_id BIGINT NOT NULL REFERENCES kb_articles(id) ON DELETE CASCADE,

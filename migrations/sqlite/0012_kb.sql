@@ -50,35 +50,41 @@ CREATE TABLE kb_votes (
     PRIMARY KEY (article_id, voter)
 );
 
--- Two external-content FTS5 indexes over kb_articles: English articles with the Porter
--- stemmer, every other language without stemming. The triggers keep them in step.
+-- Two external-content FTS5 indexes over the published articles of kb_articles: English
+-- with the Porter stemmer, every other language without stemming. The triggers keep them
+-- in step (an article leaves the index when it stops being published, so drafts and
+-- archived articles cost searches nothing).
 CREATE VIRTUAL TABLE kb_fts_en USING fts5(title, summary, tags, body_text,
     content='kb_articles', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE kb_fts_other USING fts5(title, summary, tags, body_text,
     content='kb_articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
 
-CREATE TRIGGER kb_articles_ai AFTER INSERT ON kb_articles BEGIN
+CREATE TRIGGER kb_articles_ai AFTER INSERT ON kb_articles WHEN new.status = 'published' BEGIN
     INSERT INTO kb_fts_en (rowid, title, summary, tags, body_text)
         SELECT new.id, new.title, new.summary, new.tags, new.body_text WHERE new.lang = 'en';
     INSERT INTO kb_fts_other (rowid, title, summary, tags, body_text)
         SELECT new.id, new.title, new.summary, new.tags, new.body_text WHERE new.lang <> 'en';
 END;
-CREATE TRIGGER kb_articles_ad AFTER DELETE ON kb_articles BEGIN
+CREATE TRIGGER kb_articles_ad AFTER DELETE ON kb_articles WHEN old.status = 'published' BEGIN
     INSERT INTO kb_fts_en (kb_fts_en, rowid, title, summary, tags, body_text)
         SELECT 'delete', old.id, old.title, old.summary, old.tags, old.body_text WHERE old.lang = 'en';
     INSERT INTO kb_fts_other (kb_fts_other, rowid, title, summary, tags, body_text)
         SELECT 'delete', old.id, old.title, old.summary, old.tags, old.body_text WHERE old.lang <> 'en';
 END;
--- Only the indexed columns: a view or a vote must not rewrite the index.
-CREATE TRIGGER kb_articles_au AFTER UPDATE OF lang, title, summary, tags, body_text ON kb_articles BEGIN
+-- Only the indexed columns and the status: a view or a vote must not rewrite the index.
+CREATE TRIGGER kb_articles_au AFTER UPDATE OF lang, title, summary, tags, body_text, status ON kb_articles BEGIN
     INSERT INTO kb_fts_en (kb_fts_en, rowid, title, summary, tags, body_text)
-        SELECT 'delete', old.id, old.title, old.summary, old.tags, old.body_text WHERE old.lang = 'en';
+        SELECT 'delete', old.id, old.title, old.summary, old.tags, old.body_text
+        WHERE old.lang = 'en' AND old.status = 'published';
     INSERT INTO kb_fts_other (kb_fts_other, rowid, title, summary, tags, body_text)
-        SELECT 'delete', old.id, old.title, old.summary, old.tags, old.body_text WHERE old.lang <> 'en';
+        SELECT 'delete', old.id, old.title, old.summary, old.tags, old.body_text
+        WHERE old.lang <> 'en' AND old.status = 'published';
     INSERT INTO kb_fts_en (rowid, title, summary, tags, body_text)
-        SELECT new.id, new.title, new.summary, new.tags, new.body_text WHERE new.lang = 'en';
+        SELECT new.id, new.title, new.summary, new.tags, new.body_text
+        WHERE new.lang = 'en' AND new.status = 'published';
     INSERT INTO kb_fts_other (rowid, title, summary, tags, body_text)
-        SELECT new.id, new.title, new.summary, new.tags, new.body_text WHERE new.lang <> 'en';
+        SELECT new.id, new.title, new.summary, new.tags, new.body_text
+        WHERE new.lang <> 'en' AND new.status = 'published';
 END;
 
 -- bm25 weights per column (title, summary, tags, body): a word in the title counts ten
