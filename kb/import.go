@@ -121,6 +121,7 @@ func Import(ctx context.Context, st *store.Store, dir string, opt Options) (Resu
 				res.Unchanged++
 			default:
 				res.Updated++
+				a.ID = old.ID
 				batch = append(batch, write{a, images})
 			}
 			if len(batch) >= importBatch {

@@ -245,7 +245,7 @@ func init() {
 // user's text survives, so no quote, star, parenthesis or keyword reaches MATCH or
 // to_tsquery. It drops stop words (unless only stop words are left) and repeated words,
 // keeps at most kbMaxTerms, and says whether the last one is to be a prefix (only when
-// asked, when the text does not end in a space, and for three letters or more).
+// asked, when the text ends in that word, and for three letters or more).
 // KBTerms returns the words SearchKB searches for in text (without a prefix).
 func KBTerms(text string) []string {
 	terms, _ := kbTerms(text, false)
@@ -283,8 +283,10 @@ func kbTerms(text string, wantPrefix bool) (terms []string, prefix bool) {
 		return nil, false
 	}
 	last := kept[len(kept)-1]
-	prefix = wantPrefix && len([]rune(last)) >= 3 && len(words) > 0 && words[len(words)-1] == last &&
-		!unicode.IsSpace(lastRune(text))
+	// A prefix only while the word is being typed: the text ends in it.
+	end := lastRune(text)
+	prefix = wantPrefix && len([]rune(last)) >= 3 && words[len(words)-1] == last &&
+		(unicode.IsLetter(end) || unicode.IsNumber(end))
 	return kept, prefix
 }
 

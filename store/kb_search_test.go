@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestKBTermsAreOnlyWords(t *testing.T) {
+	tests := []struct {
+		text       string
+		wantPrefix bool
+		terms      string
+		prefix     bool
+	}{
+		{"", true, "", false},
+		{"*", true, "", false},
+		{`"`, true, "", false},
+		{`foo"bar`, false, "foo bar", false},
+		{"NEAR(", true, "near", false},
+		{"'; DROP TABLE kb_articles; --", false, "drop table kb articles", false},
+		{"How do I reset my password", false, "reset password", false},
+		{"how do i", false, "how do i", false}, // only stop words: kept
+		{"passw", true, "passw", true},
+		{"passw ", true, "passw", false}, // a finished word
+		{"pa", true, "pa", false},        // too short to expand
+		{"Reset RESET reset", false, "reset", false},
+		{"🔑 password 🙈", true, "password", false},
+		{"كلمة المرور", false, "كلمة المرور", false},
+		{"Grüße, Straße", false, "grüße straße", false},
+		{"title:dkim OR key*", false, "title dkim key", false},
+	}
+	for _, tt := range tests {
+		terms, prefix := kbTerms(tt.text, tt.wantPrefix)
+		if got := strings.Join(terms, " "); got != tt.terms || prefix != tt.prefix {
+			t.Errorf("kbTerms(%q) = %q %v, want %q %v", tt.text, got, prefix, tt.terms, tt.prefix)
+		}
+	}
+	many, _ := kbTerms(strings.Repeat("word ", 10)+strings.Repeat("x", 5000), true)
+	if len(many) != 1 {
+		t.Errorf("a 5 KB word is a term: %v", many)
+	}
+	long, prefix := kbTerms(strings.Repeat("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega aa bb cc ", 3), true)
+	if len(long) != kbMaxTerms || prefix {
+		t.Errorf("500 words: %d terms, prefix %v", len(long), prefix)
+	}
+}
+
+func TestKBQueriesQuoteEveryWord(t *testing.T) {
+	e := kbExpr{terms: []string{"reset", "passw"}, prefix: true}
+	if got := kbMatchSQLite(e); got != `"reset" OR "passw"*` {
+		t.Errorf("sqlite: %s", got)
+	}
+	if w, l := kbQueryPostgres(e); w != `"reset"` || l != "passw:*" {
+		t.Errorf("postgres: %q %q", w, l)
+	}
+	e.all = true
+	if got := kbMatchSQLite(e); got != `{title summary tags} : ("reset" AND "passw"*)` {
+		t.Errorf("sqlite all: %s", got)
+	}
+	if w, l := kbQueryPostgres(e); w != "" || l != "reset:AB & passw:*AB" {
+		t.Errorf("postgres all: %q %q", w, l)
+	}
+}
+
+func TestMarkedHTMLEscapesAllButTheMarks(t *testing.T) {
+	got := markedHTML("<b>" + markOpen + "x&y" + markClose + "</b>")
+	if got != "&lt;b&gt;<mark>x&amp;y</mark>&lt;/b&gt;" {
+		t.Errorf("%s", got)
+	}
+}
+
+// FuzzSearchKB: any text is a search, never an error from the engine.
+func FuzzSearchKB(f *testing.F) {
+	for _, s := range []string{"", "*", `foo"bar`, "NEAR(", "a OR b", "x:*", "'--", "🔑", "\xff"} {
+		f.Add(s)
+	}
+	st, err := Open(context.Background(), "sqlite:"+f.TempDir()+"/fuzz.db")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if _, err := st.SearchKB(context.Background(), KBQuery{Text: q, Prefix: true, Snippets: true}); err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		terms, _ := kbTerms(q, true)
+		for _, w := range terms {
+			if !utf8.ValidString(w) || strings.ContainsAny(w, `"*:()'&|!<>-^{}`) {
+				t.Fatalf("%q: term %q", q, w)
+			}
+		}
+	})
+}
