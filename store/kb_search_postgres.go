@@ -37,7 +37,7 @@ func kbQueryPostgres(e kbExpr) (words, last string) {
 }
 
 // kbTSQuery builds the two queries for e, English (stemmed, for lang en) and simple (for
-// the rest), from the parameters $1 (words) and $2 (the prefix, or ”): the prefix ORed
+// the rest), from the parameters $1 (words) and $2 (the prefix, or empty): the prefix ORed
 // with the words, or ANDed when all of them are wanted.
 func kbTSQuery(e kbExpr) string {
 	op := "||"
