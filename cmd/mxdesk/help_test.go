@@ -20,6 +20,7 @@ func TestCommandHelpDoesNothingElse(t *testing.T) {
 		{[]string{"queue", "-help"}, []string{"queue inbound", "queue retry outbound ID", "queue drop outbound ID"}},
 		{[]string{"jobs", "run", "cleanup", "-h"}, []string{"jobs run NAME", "inbound-retry, outbound-sweep, cleanup"}},
 		{[]string{"agent", "add", "--help"}, []string{"agent add EMAIL --team T", "an agent who answers"}},
+		{[]string{"kb", "import", "-h"}, []string{"kb import DIR [--prune]", "kb list [--json]"}},
 	}
 	dir := t.TempDir()
 	t.Chdir(dir)
