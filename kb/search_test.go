@@ -80,3 +80,38 @@ func TestTheDocsKnowledgeBaseAnswersItsQuestionsInTheTopThree(t *testing.T) {
 		}
 	})
 }
+
+// TestTheVisitorsLanguageComesFirstAndOnlyEnglishIsStemmed: both articles match
+// "password"; the visitor's language decides the order. "resetting" finds the English
+// article by its stem, and not the German one, which is not stemmed.
+func TestTheVisitorsLanguageComesFirstAndOnlyEnglishIsStemmed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{
+			"reset-en.md": "---\ntitle: Reset your password\n---\nForgot the password? Reset it on the sign-in page.\n",
+			"reset-de.md": "---\ntitle: Passwort zurücksetzen\nlang: de\n---\nPasswort (password) vergessen? Auf der Anmeldeseite reset wählen.\n",
+		})
+		if res, err := kb.Import(ctx, st, dir, kb.Options{DefaultLang: "en"}); err != nil || res.Added != 2 {
+			t.Fatalf("%v %v", res, err)
+		}
+		for _, tt := range []struct{ query, lang, want string }{
+			{"password", "de", "reset-de reset-en"},
+			{"password", "en", "reset-en reset-de"},
+			{"resetting", "en", "reset-en"},
+			{"zurücksetzen", "en", "reset-de"},
+		} {
+			hits, err := st.SearchKB(ctx, store.KBQuery{Text: tt.query, Lang: tt.lang})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range hits {
+				got = append(got, h.Slug)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("%q for %s: %v, want %s", tt.query, tt.lang, got, tt.want)
+			}
+		}
+	})
+}
