@@ -105,6 +105,21 @@ func BenchmarkKBSearch10k(b *testing.B) {
 		if _, err := kb.Import(context.Background(), st, dir, kb.Options{}); err != nil {
 			b.Fatal(err)
 		}
+		// How many of the fixture's questions still have their answer in the first three
+		// among 10,000 articles (the search scores at most kbBudget of them).
+		found := 0
+		for _, e := range searchExpectations {
+			hits, err := st.SearchKB(context.Background(), store.KBQuery{Text: e.query, Lang: "en", Limit: 3})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, h := range hits {
+				if h.Slug == e.want {
+					found++
+				}
+			}
+		}
+		b.Logf("%s: %d of %d questions answered in the top 3 among %d articles", name, found, len(searchExpectations), benchArticles)
 		for _, mode := range []struct {
 			name string
 			q    func(text string) store.KBQuery

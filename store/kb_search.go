@@ -206,8 +206,7 @@ func (s *Store) kbDocCount(ctx context.Context, db sqlx.QueryerContext, e kbExpr
 	if s.Dialect == Postgres {
 		words, last := kbQueryPostgres(e)
 		err = sqlx.GetContext(ctx, db, &n, kbTSQuery(e)+`
-			SELECT COUNT(*) FROM (SELECT 1 FROM kb_articles a, q WHERE a.status = `+sqlList(KBPublished)+` AND
-				((a.lang = 'en' AND a.search @@ q.en) OR (a.lang <> 'en' AND a.search @@ q.other)) LIMIT $3) m`,
+			SELECT COUNT(*) FROM (SELECT 1 FROM (`+kbMatchesPostgres("0", "0")+`) m LIMIT $3) c`,
 			words, last, max)
 	} else {
 		for _, fts := range kbFTSTables {
