@@ -69,7 +69,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// because a 250 promises the message survives power loss, not only a crash.
 		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the
 		// busy timeout instead of failing with SQLITE_BUSY at their first write.
-		dsn = "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
+		dsn = "file:" + uriPath(path) + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 		drvName, dialect = "sqlite", SQLite
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
@@ -109,6 +109,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
 	return &Store{DB: db, Dialect: dialect}, nil
+}
+
+// uriPath escapes what a SQLite URI filename would read as syntax: a '#' would end the
+// path (the rest a fragment) and a '?' start the parameters, so a data directory named
+// "support#2" would silently open the database "support" instead.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
 }
 
 // openCaching opens a handle whose connections keep their prepared statements
