@@ -150,7 +150,7 @@ team = "Support"
 			if !strings.Contains(string(errMail.Raw), "stauts") {
 				t.Errorf("the explanation does not name the bad command:\n%s", errMail.Raw)
 			}
-			time.Sleep(500 * time.Millisecond)
+			waitFor(t, "nothing in flight", 15*time.Second, inst.settled)
 			if after := countTo(sink, "alice@example.org"); after != before {
 				t.Errorf("customer got %d more mails after a forged reply and a bad command", after-before)
 			}
