@@ -20,8 +20,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"  // PostgreSQL driver
 	_ "modernc.org/sqlite" // SQLite driver, pure Go
-
-	"github.com/mxdesk/mxdesk/migrations"
 )
 
 // Dialect names the SQL flavour behind a Store.
@@ -165,7 +163,7 @@ func redact(url string) string {
 
 // Migrate applies the embedded schema migrations and returns the versions applied now.
 func (s *Store) Migrate(ctx context.Context) ([]int, error) {
-	return migrations.Apply(ctx, s.DB, s.Dialect)
+	return applyMigrations(ctx, s.DB, s.Dialect)
 }
 
 // Close closes the database handle.
