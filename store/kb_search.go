@@ -158,13 +158,6 @@ const kbBudget = 1000
 // more common than that, it asks for the articles with every word in their title,
 // summary or tags instead.
 func (s *Store) kbPrune(ctx context.Context, db sqlx.QueryerContext, e kbExpr) (kbExpr, error) {
-	var n int
-	if err := sqlx.GetContext(ctx, db, &n, rebind(db, "SELECT COUNT(*) FROM kb_articles WHERE status = ?"), KBPublished); err != nil {
-		return e, fmt.Errorf("search kb: %w", err)
-	}
-	if n <= kbBudget {
-		return e, nil
-	}
 	df := make([]int, len(e.terms))
 	order := make([]int, len(e.terms))
 	for i, t := range e.terms {
