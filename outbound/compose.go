@@ -37,11 +37,15 @@ const (
 	KindAgentCommandError = "agent_command_error"
 	// KindSLAWarning tells agents a ticket's deadline is near or passed (sla-warnings job).
 	KindSLAWarning = "sla_warning"
+	// Mail about a customer's portal account (account_mail.go), not about a ticket.
+	KindAccountVerify = "account_verify"
+	KindAccountSignIn = "account_signin"
+	KindAccountReset  = "account_reset"
 )
 
 // Kinds lists every notification kind; every language must have all of them.
 var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest,
-	KindAgentNotification, KindAgentCommandError, KindSLAWarning}
+	KindAgentNotification, KindAgentCommandError, KindSLAWarning, KindAccountVerify, KindAccountSignIn, KindAccountReset}
 
 // Languages mxdesk ships templates for.
 var Languages = []string{"en", "de"}
@@ -229,6 +233,9 @@ type Notice struct {
 	Conversation  []Entry
 	// Problems are why an agent's reply was not sent.
 	Problems []string
+	// Account mail: the single-use link and how many minutes it works.
+	ActionURL    string
+	ValidMinutes int
 	// AutoSubmitted is the RFC 3834 keyword: auto-replied for the acknowledgement,
 	// auto-generated for the others.
 	AutoSubmitted string
