@@ -20,3 +20,6 @@ func hashSecret(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
+
+// NewBinding returns a random value for the browser cookie a sign-up's password is tied to.
+func NewBinding() string { return newSecret() }

@@ -200,6 +200,14 @@ type Portal struct {
 	// host). It never ends in a slash, so links can be built as
 	// BaseURL + "/path".
 	BaseURL string `toml:"base_url"`
+	// SessionIdle and SessionLifetime bound a customer's portal session: signed out
+	// after this long without a request, and this long after signing in whatever
+	// happens. With two-factor authentication on, at most 1h and 24h.
+	SessionIdle     Duration `toml:"session_idle"`
+	SessionLifetime Duration `toml:"session_lifetime"`
+	// TrustedProxies (CIDRs) are the peers whose X-Forwarded-For names the client,
+	// for throttles and logs: the HTTPS proxy in front of the portal.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Duration wraps time.Duration so TOML and environment values are Go
@@ -315,7 +323,10 @@ func base() *Config {
 		Jobs:     defaultJobs(),
 		Metrics:  Metrics{Listen: "127.0.0.1:9325"},
 		Portal: Portal{
-			Listen: "127.0.0.1:8080",
+			Listen:          "127.0.0.1:8080",
+			SessionIdle:     Duration{24 * time.Hour},
+			SessionLifetime: Duration{720 * time.Hour},
+			TrustedProxies:  []string{"127.0.0.0/8", "::1/128"},
 		},
 	}
 }

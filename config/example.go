@@ -209,4 +209,13 @@ listen = "127.0.0.1:8080"
 # Public URL of the portal, used for links in mail.
 # Default: "http://" + listen.
 #base_url = "http://127.0.0.1:8080"
+# Customer sessions: signed out after session_idle without a request, and
+# session_lifetime after signing in. With two-factor authentication on, at
+# most 1h and 24h whatever is set here.
+session_idle = "24h"
+session_lifetime = "720h"
+# Peers whose X-Forwarded-For header names the client (for throttling and
+# logs): the HTTPS proxy in front of the portal. From anyone else the header
+# is ignored.
+trusted_proxies = ["127.0.0.0/8", "::1/128"]
 `

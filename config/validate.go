@@ -165,6 +165,11 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 
 	check("portal.listen", checkHostPort(c.Portal.Listen, true))
 	check("portal.base_url", checkBaseURL(c.Portal.BaseURL))
+	check("portal.session_idle", checkPositive(c.Portal.SessionIdle.Duration))
+	check("portal.session_lifetime", checkPositive(c.Portal.SessionLifetime.Duration))
+	for i, n := range c.Portal.TrustedProxies {
+		check(fmt.Sprintf("portal.trusted_proxies[%d]", i), checkCIDR(n))
+	}
 
 	return errors.Join(errs...)
 }

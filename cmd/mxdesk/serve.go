@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mxdesk/mxdesk/account"
+	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/portal"
 	"github.com/mxdesk/mxdesk/smtpd"
@@ -112,7 +114,13 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	}
 	smtpCfg.Metrics = smtpd.NewMetrics(reg)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
-	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log)
+	accounts := account.New(st, account.Config{
+		Composer: svc.composer, BaseURL: cfg.Portal.BaseURL, Brand: svc.composer.Brand().Name,
+		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, OnOutbox: worker.Wake, Metrics: account.NewMetrics(reg),
+		SessionIdle: cfg.Portal.SessionIdle.Duration, SessionLifetime: cfg.Portal.SessionLifetime.Duration,
+	}, log)
+	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log,
+		portal.WithAccounts(accounts, cfg.Portal.BaseURL), portal.WithTrustedProxies(config.ParseNetworks(cfg.Portal.TrustedProxies)))
 	if err != nil {
 		return err
 	}
