@@ -222,7 +222,8 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case in.Stage != store.SessionFull:
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
-	case in.NeedPassword:
+	case purpose == store.TokenVerify && in.NeedPassword:
+		// Signed up without a password: offer to set one (emailed links keep working).
 		http.Redirect(w, r, "/account?done=welcome_nopw", http.StatusSeeOther)
 	case purpose == store.TokenVerify:
 		http.Redirect(w, r, "/account?done=welcome", http.StatusSeeOther)
