@@ -58,6 +58,8 @@ type accOptions struct {
 	limits  *account.Limits
 	maxAuto int
 	brand   string
+	// onOutbox, when set, is told about queued mail instead of the wakes channel.
+	onOutbox func()
 }
 
 func setupAccounts(t *testing.T, st *store.Store, o accOptions) *accFixture {
@@ -79,9 +81,18 @@ func setupAccounts(t *testing.T, st *store.Store, o accOptions) *accFixture {
 	t.Cleanup(f.srv.Close)
 	f.links = ticket.NewLinks(secret, f.srv.URL)
 	f.tickets = ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: f.links}, log)
+	onOutbox := o.onOutbox
+	if onOutbox == nil {
+		onOutbox = func() {
+			select {
+			case f.wakes <- struct{}{}:
+			default:
+			}
+		}
+	}
 	f.acc = account.New(st, account.Config{Composer: composer, BaseURL: f.srv.URL, Brand: composer.Brand().Name,
 		MaxAutoPerHour: o.maxAuto, Limits: o.limits, Now: f.clock.Now, Metrics: account.NewMetrics(f.reg),
-		OnOutbox: func() { f.wakes <- struct{}{} }}, log)
+		OnOutbox: onOutbox}, log)
 	web, err := portal.New(st, f.tickets, f.links, composer.Brand(), log, portal.WithAccounts(f.acc, f.srv.URL))
 	if err != nil {
 		t.Fatal(err)
@@ -277,3 +288,5 @@ func (f *accFixture) failures(t *testing.T, reason string) float64 {
 	}
 	return 0
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

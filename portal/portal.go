@@ -197,6 +197,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if cur := s.current(r); cur != nil {
+		l := s.pageLang(r, cur)
+		t := accountTexts[l]
+		s.render(w, http.StatusOK, "message", page{Lang: l, Title: s.brand.Name, Heading: s.brand.Name, Signed: cur.Account.Email,
+			Text: t["signed_in_as"] + " " + cur.Account.Email + "."})
+		return
+	}
 	l := lang(r, "")
 	s.message(w, http.StatusOK, l, s.brand.Name, map[string]string{
 		"en": "To reach us, write an email to our support address. The links in our emails lead to your ticket.",
