@@ -62,7 +62,7 @@ type accOptions struct {
 	onOutbox func()
 }
 
-func setupAccounts(t *testing.T, st *store.Store, o accOptions) *accFixture {
+func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	secret := []byte("0123456789abcdef0123456789abcdef")
