@@ -62,8 +62,6 @@ type Config struct {
 	Brand string
 	// MaxAutoPerHour is the automatic-mail cap per address these mails count toward.
 	MaxAutoPerHour int
-	// OnOutbox is told after a transaction that queued mail commits.
-	OnOutbox func()
 	// SessionIdle and SessionLifetime bound a session (defaults 24h and 720h).
 	SessionIdle, SessionLifetime time.Duration
 	// Limits are the throttles; nil is DefaultLimits.
@@ -197,7 +195,7 @@ func (s *Service) RequestMail(ctx context.Context, c Client, purpose, email, pas
 		return fmt.Errorf("account: unknown purpose %q", purpose)
 	}
 	token := newSecret()
-	queued := false
+	var queued bool
 	err = s.st.Tx(ctx, func(tx *sqlx.Tx) error {
 		now := s.clock()
 		acc, err := store.EnsureAccount(ctx, tx, addr, now)
@@ -224,9 +222,6 @@ func (s *Service) RequestMail(ctx context.Context, c Client, purpose, email, pas
 	if err != nil {
 		return fmt.Errorf("account: %s mail to %s: %w", purpose, addr, err)
 	}
-	if queued && s.cfg.OnOutbox != nil {
-		s.cfg.OnOutbox()
-	}
 	s.log.Info("account: link mailed", "purpose", purpose, "ip", c.IP, "queued", queued)
 	return nil
 }
@@ -243,8 +238,9 @@ func mailOf(purpose string) (kind, path string, ttl time.Duration) {
 	return "", "", 0
 }
 
-// queueMail writes an account mail to the outbox. Like every automatic mail it counts
-// toward the cap per address: past it, the row is kept suppressed and nothing is sent.
+// queueMail writes an account mail to the outbox (the store wakes the outbound worker
+// after the commit). Like every automatic mail it counts toward the cap per address: past
+// it, the row is kept suppressed and nothing is sent. It says whether the mail will go.
 func (s *Service) queueMail(ctx context.Context, tx *sqlx.Tx, n outbound.Notice, now time.Time) (bool, error) {
 	m, err := s.cfg.Composer.Compose(n)
 	if err != nil {
@@ -260,7 +256,7 @@ func (s *Service) queueMail(ctx context.Context, tx *sqlx.Tx, n outbound.Notice,
 		row.LastError = fmt.Sprintf("loop guard: %d automatic mails to %s in the last hour", count, m.To)
 		s.log.Warn("account: mail suppressed by the automatic-mail cap", "kind", n.Kind, "count", count)
 	}
-	if err := store.InsertOutbox(ctx, tx, row); err != nil {
+	if err := s.st.InsertOutbox(ctx, tx, row); err != nil {
 		return false, err
 	}
 	return row.Status != store.OutboxSuppressed, nil

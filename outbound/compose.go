@@ -35,9 +35,12 @@ const (
 	// not sent. Agents read them in the default language.
 	KindAgentNotification = "agent_notification"
 	KindAgentCommandError = "agent_command_error"
+	// KindAgentReplyRefused tells an agent that a reply was not sent because it failed
+	// authentication, and what fixes that.
+	KindAgentReplyRefused = "agent_reply_refused"
 	// KindSLAWarning tells agents a ticket's deadline is near or passed (sla-warnings job).
 	KindSLAWarning = "sla_warning"
-	// Mail about a customer's portal account (account_mail.go), not about a ticket.
+	// Mail about a customer's portal account (package account), not about a ticket.
 	KindAccountVerify = "account_verify"
 	KindAccountSignIn = "account_signin"
 	KindAccountReset  = "account_reset"
@@ -45,7 +48,11 @@ const (
 
 // Kinds lists every notification kind; every language must have all of them.
 var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest,
-	KindAgentNotification, KindAgentCommandError, KindSLAWarning, KindAccountVerify, KindAccountSignIn, KindAccountReset}
+	KindAgentNotification, KindAgentCommandError, KindAgentReplyRefused, KindSLAWarning,
+	KindAccountVerify, KindAccountSignIn, KindAccountReset}
+
+// AccountKinds are the mails about a portal account: no ticket, a single-use link.
+var AccountKinds = []string{KindAccountVerify, KindAccountSignIn, KindAccountReset}
 
 // Languages mxdesk ships templates for.
 var Languages = []string{"en", "de"}

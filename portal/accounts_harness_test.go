@@ -58,8 +58,6 @@ type accOptions struct {
 	limits  *account.Limits
 	maxAuto int
 	brand   string
-	// onOutbox, when set, is told about queued mail instead of the wakes channel.
-	onOutbox func()
 }
 
 func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
@@ -81,18 +79,14 @@ func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 	t.Cleanup(f.srv.Close)
 	f.links = ticket.NewLinks(secret, f.srv.URL)
 	f.tickets = ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: f.links}, log)
-	onOutbox := o.onOutbox
-	if onOutbox == nil {
-		onOutbox = func() {
-			select {
-			case f.wakes <- struct{}{}:
-			default:
-			}
+	st.OnOutbox(func() {
+		select {
+		case f.wakes <- struct{}{}:
+		default:
 		}
-	}
+	})
 	f.acc = account.New(st, account.Config{Composer: composer, BaseURL: f.srv.URL, Brand: composer.Brand().Name,
-		MaxAutoPerHour: o.maxAuto, Limits: o.limits, Now: f.clock.Now, Metrics: account.NewMetrics(f.reg),
-		OnOutbox: onOutbox}, log)
+		MaxAutoPerHour: o.maxAuto, Limits: o.limits, Now: f.clock.Now, Metrics: account.NewMetrics(f.reg)}, log)
 	web, err := portal.New(st, f.tickets, f.links, composer.Brand(), log, portal.WithAccounts(f.acc, f.srv.URL))
 	if err != nil {
 		t.Fatal(err)

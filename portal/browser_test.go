@@ -90,13 +90,14 @@ func (b *tab) eval(js string) int64 {
 func TestBrowserSignUpTwoFactorAndSignIn(t *testing.T) {
 	path := chromium(t)
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := setupAccounts(t, st, accOptions{})
+		// The worker wakes on every committed outbox row (it replaces the fixture's hook).
 		sink := sinktest.Start(t)
 		worker := outbound.NewWorker(st, outbound.WorkerConfig{Relay: sink.Addr}, quietLog())
 		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { worker.Run(ctx); close(done) }()
 		t.Cleanup(func() { stop(); <-done })
-		f := setupAccounts(t, st, accOptions{onOutbox: worker.Wake})
 		b := newTab(t, path, 1024, 800)
 		base := f.srv.URL
 		const email, password = "browser@example.org", "a long and quiet evening"

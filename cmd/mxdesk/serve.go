@@ -108,7 +108,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		Name: "mxdesk_spool_batches_redone_total",
 		Help: "Spool batches that failed and were committed again row by row (their sessions waited twice); should stay 0.",
 	}, func() float64 { return float64(spool.Redone()) }))
-	smtpCfg, err := smtpConfig(cfg, router.Check)
+	smtpCfg, err := smtpConfig(cfg, svc.resolver, router.Known)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	accounts := account.New(st, account.Config{
 		Composer: svc.composer, BaseURL: cfg.Portal.BaseURL, Brand: svc.composer.Brand().Name,
-		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, OnOutbox: worker.Wake, Metrics: account.NewMetrics(reg),
+		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, Metrics: account.NewMetrics(reg),
 		SessionIdle: cfg.Portal.SessionIdle.Duration, SessionLifetime: cfg.Portal.SessionLifetime.Duration,
 	}, log)
 	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log,
