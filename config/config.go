@@ -57,8 +57,10 @@ type Config struct {
 	Feedback Feedback `toml:"feedback"`
 	Jobs     Jobs     `toml:"jobs"`
 	Portal   Portal   `toml:"portal"`
-	Metrics  Metrics  `toml:"metrics"`
-	DNS      DNS      `toml:"dns"`
+	// Templates are offered on the portal's new-ticket form; none: three built-ins.
+	Templates []Template `toml:"templates"`
+	Metrics   Metrics    `toml:"metrics"`
+	DNS       DNS        `toml:"dns"`
 	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
 	// authenticated without DKIM or SPF (customers who cannot sign their
 	// mail). Their From can be forged by anyone: list as few as possible.
@@ -212,6 +214,26 @@ type Portal struct {
 	// TrustedProxies (CIDRs) are the peers whose X-Forwarded-For names the client,
 	// for throttles and logs: the HTTPS proxy in front of the portal.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// CustomerPriority lets customers mark a ticket they open in the portal as high
+	// priority.
+	CustomerPriority bool `toml:"customer_priority"`
+}
+
+// Template is a ticket template of the portal's new-ticket form ([[templates]]).
+type Template struct {
+	Name   string          `toml:"name"`
+	About  string          `toml:"about"`
+	Body   string          `toml:"body"`
+	Fields []TemplateField `toml:"fields"`
+}
+
+// TemplateField is an extra field of a template, stored with the ticket.
+type TemplateField struct {
+	Name     string   `toml:"name"`
+	Label    string   `toml:"label"`
+	Type     string   `toml:"type"` // text, textarea, select, checkbox, date, number
+	Required bool     `toml:"required"`
+	Options  []string `toml:"options"`
 }
 
 // Duration wraps time.Duration so TOML and environment values are Go

@@ -218,4 +218,22 @@ session_lifetime = "720h"
 # logs): the HTTPS proxy in front of the portal. From anyone else the header
 # is ignored.
 trusted_proxies = ["127.0.0.0/8", "::1/128"]
+# Let customers mark a ticket they open in the portal as high priority.
+customer_priority = false
+
+# Ticket templates of the portal's new-ticket form: a text above the form,
+# a pre-filled description, extra fields stored with the ticket (form field
+# "field_<name>"; type text, textarea, select, checkbox, date or number;
+# options for a select). None: Bug Report, Feature Request, General
+# Question. (Uncommented, this is an example.)
+#[[templates]]
+#name = "Bug Report"
+#about = "Tell us how to reproduce it."
+#body = "Steps to reproduce:\n\nExpected:\n\nActual:\n"
+#[[templates.fields]]
+#name = "version"
+#label = "Version"
+#type = "text"
+#required = true
+#options = []
 `

@@ -212,4 +212,11 @@ func (s *Server) twofa(w http.ResponseWriter, r *http.Request, cur *account.Curr
 }
 
 // when shows a time to the customer.
-func (s *Server) when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" }
+// when shows a time to the customer in the organisation's time zone, named.
+func (s *Server) when(t time.Time) string {
+	loc := time.UTC
+	if s.tk != nil {
+		loc = s.tk.Location
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}

@@ -47,6 +47,7 @@ type Server struct {
 	accounts *account.Service // nil: no customer accounts, only signed links
 	secure   bool             // base URL is https: Secure cookies with __Host- names
 	proxies  []netip.Prefix   // peers whose X-Forwarded-For is believed
+	tk       *TicketOptions   // nil: no ticket pages for signed-in customers
 }
 
 // Option configures the portal beyond its signed-link pages.
@@ -69,7 +70,8 @@ func WithTrustedProxies(p []netip.Prefix) Option {
 
 // views are the page templates, each parsed with the layout and the shared partials.
 var views = []string{"message", "ticket", "close", "rated",
-	"signup", "login", "code", "request", "confirm", "newpassword", "account", "twofa"}
+	"signup", "login", "code", "request", "confirm", "newpassword", "account", "twofa",
+	"home", "mytickets", "myticket", "newticket"}
 
 // partials are parsed into every view.
 var partials = []string{"templates/layout.html", "templates/errors.html"}
@@ -118,12 +120,36 @@ func (s *Server) routes() []route {
 			route{"POST /account/2fa", s.signedIn(s.twofa)},
 		)
 	}
+	if s.accounts != nil && s.tk != nil {
+		rs = append(rs,
+			route{"GET /my-tickets", s.signedIn(s.myTickets)},
+			route{"GET /my-tickets/new", s.signedIn(s.newTicketForm)},
+			route{"POST /my-tickets/new", s.signedIn(s.newTicket)},
+			route{"GET /my-tickets/{id}", s.signedIn(s.ticketPage)},
+			route{"POST /my-tickets/{id}/reply", s.signedIn(s.reply)},
+			route{"POST /my-tickets/{id}/close", s.signedIn(s.closeTicket)},
+			route{"POST /my-tickets/{id}/rate", s.signedIn(s.rate)},
+			route{"GET /my-tickets/{id}/attachments/{attachment}", s.signedIn(s.attachment)},
+			route{"GET /my-tickets/{id}/messages/{message}/raw", s.signedIn(s.rawMessage)},
+		)
+	}
 	return rs
 }
 
 // maxForm bounds a request body: forms here are small (a 1 MB "password" gets a page
-// saying so, not a hash of a megabyte).
+// saying so, not a hash of a megabyte). Forms with attachments get the upload limit.
 const maxForm = 64 << 10
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxForm)
+		if s.tk != nil && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/my-tickets/") {
+			limit = s.tk.MaxUpload + 1<<20 // the fields and the multipart framing besides the files
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
 
 // New returns the portal server. Templates are parsed here, once.
 func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand outbound.Brand, log *slog.Logger, opts ...Option) (*Server, error) {
@@ -152,7 +178,7 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 		mux.HandleFunc(r.pattern, r.handler)
 	}
 	s.srv = &http.Server{
-		Handler:           s.protect(http.MaxBytesHandler(mux, maxForm)),
+		Handler:           s.protect(s.limitBody(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -194,21 +220,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ready\n"))
-}
-
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	if cur := s.current(r); cur != nil {
-		l := s.pageLang(r, cur)
-		t := accountTexts[l]
-		s.render(w, http.StatusOK, "message", page{Lang: l, Title: s.brand.Name, Heading: s.brand.Name, Signed: cur.Account.Email,
-			Text: t["signed_in_as"] + " " + cur.Account.Email + "."})
-		return
-	}
-	l := lang(r, "")
-	s.message(w, http.StatusOK, l, s.brand.Name, map[string]string{
-		"en": "To reach us, write an email to our support address. The links in our emails lead to your ticket.",
-		"de": "Schreiben Sie uns eine E-Mail an unsere Support-Adresse. Die Links in unseren E-Mails führen zu Ihrem Ticket.",
-	}[l])
 }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
