@@ -3,11 +3,14 @@ package portal_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
@@ -55,10 +58,13 @@ type accFixture struct {
 }
 
 type accOptions struct {
-	limits  *account.Limits
-	maxAuto int
-	brand   string
+	limits    *account.Limits
+	maxAuto   int
+	brand     string
+	templates []portal.Template
 }
+
+var berlin, _ = time.LoadLocation("Europe/Berlin")
 
 func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 	t.Helper()
@@ -78,7 +84,8 @@ func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	f.links = ticket.NewLinks(secret, f.srv.URL)
-	f.tickets = ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: f.links}, log)
+	f.tickets = ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: f.links,
+		ReopenWindow: 30 * 24 * time.Hour}, log)
 	st.OnOutbox(func() {
 		select {
 		case f.wakes <- struct{}{}:
@@ -87,7 +94,9 @@ func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 	})
 	f.acc = account.New(st, account.Config{Composer: composer, BaseURL: f.srv.URL, Brand: composer.Brand().Name,
 		MaxAutoPerHour: o.maxAuto, Limits: o.limits, Now: f.clock.Now, Metrics: account.NewMetrics(f.reg)}, log)
-	web, err := portal.New(st, f.tickets, f.links, composer.Brand(), log, portal.WithAccounts(f.acc, f.srv.URL))
+	web, err := portal.New(st, f.tickets, f.links, composer.Brand(), log, portal.WithAccounts(f.acc, f.srv.URL),
+		portal.WithTickets(portal.TicketOptions{Mailbox: "support@example.com", Team: "Support", CustomerPriority: true,
+			MaxUpload: 1 << 20, Templates: o.templates, Location: berlin}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +176,8 @@ func (b *browser) noFollow() *browser {
 
 var accountLinkRE = regexp.MustCompile(`https?://[^\s"<>]+/(?:signup/verify|login/link|reset)/[A-Za-z0-9_-]{43}`)
 
-// mail is one account mail from the outbox.
-type mail struct {
+// sentMail is one account mail from the outbox.
+type sentMail struct {
 	Row  store.Outbox
 	Text string
 	Link string
@@ -176,13 +185,13 @@ type mail struct {
 }
 
 // mails returns the outbox rows of a kind to an address, oldest first.
-func (f *accFixture) mails(t *testing.T, kind, to string) []mail {
+func (f *accFixture) mails(t *testing.T, kind, to string) []sentMail {
 	t.Helper()
 	rows, err := f.st.ListOutbox(context.Background(), "", 0, 500)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []mail
+	var out []sentMail
 	for i := len(rows) - 1; i >= 0; i-- {
 		r := rows[i]
 		if r.Kind != kind || r.RcptTo != to {
@@ -192,7 +201,7 @@ func (f *accFixture) mails(t *testing.T, kind, to string) []mail {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, mail{Row: r, Text: env.Text, Link: accountLinkRE.FindString(env.Text), Env: env})
+		out = append(out, sentMail{Row: r, Text: env.Text, Link: accountLinkRE.FindString(env.Text), Env: env})
 	}
 	return out
 }
@@ -284,3 +293,29 @@ func (f *accFixture) failures(t *testing.T, reason string) float64 {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// postMultipart sends a multipart form: fields (name, value pairs) and files.
+func (b *browser) postMultipart(path string, fields [][2]string, files []upFile) response {
+	b.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range fields {
+		mw.WriteField(f[0], f[1])
+	}
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="attachments"; filename="%s"`, f.name))
+		h.Set("Content-Type", f.ctype)
+		w, _ := mw.CreatePart(h)
+		w.Write(f.data)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", b.url(path), &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.do(req)
+}
+
+type upFile struct {
+	name, ctype string
+	data        []byte
+}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http/httptest"
+	"strings"
 	"net/netip"
 	"testing"
 )
@@ -53,6 +54,18 @@ func TestEveryLanguageHasEveryString(t *testing.T) {
 	for l, m := range accountTexts {
 		if len(m) != len(accountTexts["en"]) {
 			t.Errorf("%s has %d strings, en %d", l, len(m), len(accountTexts["en"]))
+		}
+	}
+}
+
+func TestCleanFilename(t *testing.T) {
+	for in, want := range map[string]string{
+		"report.pdf": "report.pdf", "../../etc/passwd": "passwd", `..\..\boot.ini`: "boot.ini", "pass\x00\x1fwd": "passwd",
+		".htaccess": "htaccess", "": "attachment", "..": "attachment", "/": "attachment", "a\u202eb": "ab",
+		strings.Repeat("ä", 150): strings.Repeat("ä", 100),
+	} {
+		if got := cleanFilename(in); got != want {
+			t.Errorf("cleanFilename(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

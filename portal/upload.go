@@ -114,12 +114,13 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, l string) (*
 }
 
 // cleanFilename keeps a file name safe to store, show and send: the last path element
-// (no "../"), no control characters, no leading dots, at most 200 bytes.
+// (no "../"), no control or bidi-override characters (which make "gpj.exe" read as
+// "exe.jpg"), no leading dots, at most 200 bytes.
 func cleanFilename(name string) string {
 	name = strings.ReplaceAll(name, "\\", "/")
 	name = path.Base(name)
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '/' || r == utf8.RuneError {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '/' || r == utf8.RuneError {
 			return -1
 		}
 		return r
