@@ -2,8 +2,8 @@ package portal
 
 import (
 	"net/http/httptest"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 )
 

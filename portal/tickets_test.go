@@ -35,7 +35,7 @@ func (f *accFixture) mailTicket(t *testing.T, from, subject, text string, cc ...
 			return err
 		}
 		m := ticket.Incoming{From: ticket.Person{Email: from}, Subject: subject, Text: text, RawSHA256: &sum,
-			MessageID: fmt.Sprintf("%d.%s", time.Now().UnixNano(), from),
+			MessageID:   fmt.Sprintf("%d.%s", time.Now().UnixNano(), from),
 			Attachments: []ticket.File{{Filename: "report.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 " + subject)}}}
 		for _, c := range cc {
 			m.Cc = append(m.Cc, mailAddr(c))
