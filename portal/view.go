@@ -101,10 +101,8 @@ func (s *Server) conversation(ctx context.Context, tk *store.Ticket, attBase str
 				return sub[1]
 			})
 			vm.HTML = template.HTML(s.policy.Sanitize(h))
-		case m.Kind == "customer":
-			vm.Text = threading.StripText(m.Text)
 		default:
-			vm.Text = m.Text
+			vm.Text = ticket.ReadableText(&m)
 		}
 		if m.Kind == "customer" && m.RawSHA256 != nil {
 			vm.RawURL = rawURL(m.ID)
