@@ -240,12 +240,19 @@ type Notice struct {
 	Conversation  []Entry
 	// Problems are why an agent's reply was not sent.
 	Problems []string
+	// Fields are a portal ticket template's values (agent notifications).
+	Fields []Field
 	// Account mail: the single-use link and how many minutes it works.
 	ActionURL    string
 	ValidMinutes int
 	// AutoSubmitted is the RFC 3834 keyword: auto-replied for the acknowledgement,
 	// auto-generated for the others.
 	AutoSubmitted string
+}
+
+// Field is a custom field of a ticket, as agents read it.
+type Field struct {
+	Label, Value string
 }
 
 // Entry is one message of a conversation shown to agents.

@@ -185,6 +185,9 @@ func TestNewTicketWithATemplateFieldsCcAndAttachments(t *testing.T) {
 				{Name: "urgent", Label: "Blocks work", Type: "checkbox"},
 			}}}
 		f := setupAccounts(t, st, accOptions{templates: tpl})
+		if _, err := store.UpsertAgent(context.Background(), st.DB, "ana@example.com", "Ana", "Support"); err != nil {
+			t.Fatal(err)
+		}
 		b := f.browser(t)
 		f.signUp(t, b, "alice@example.org", goodPassword)
 		r := b.get("/my-tickets/new?template=Bug+Report")
@@ -217,6 +220,11 @@ func TestNewTicketWithATemplateFieldsCcAndAttachments(t *testing.T) {
 		// Like a mail: the acknowledgement went out, the Cc are participants who see it.
 		if n := f.count(t, `SELECT COUNT(*) FROM outbox WHERE ticket_id = ? AND kind = ? AND rcpt_to = ?`, id, outbound.KindAck, "alice@example.org"); n != 1 {
 			t.Errorf("%d acknowledgements", n)
+		}
+		// The agents' mail shows the template's fields.
+		if ms := f.mails(t, outbound.KindAgentNotification, "ana@example.com"); len(ms) != 1 || !strings.Contains(ms[0].Text, "Version: 2.1") ||
+			!strings.Contains(ms[0].Text, "System: Linux") {
+			t.Errorf("agent mail: %+v", ms)
 		}
 		if n := f.count(t, `SELECT COUNT(*) FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.ticket_id = ? AND c.email IN ('bob@example.org', 'carol@example.org')`, id); n != 2 {
 			t.Errorf("%d cc participants", n)

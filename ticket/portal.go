@@ -43,15 +43,12 @@ func (s *Service) CreateFromPortal(ctx context.Context, p PortalTicket) (int64, 
 	err := s.st.Tx(ctx, func(tx *sqlx.Tx) error {
 		m := s.portalMessage(p.From, p.Subject, p.Text, p.Cc, p.Files)
 		tid, mid, err := s.Create(ctx, tx, NewTicket{Subject: p.Subject, Priority: p.Priority, TeamID: p.TeamID, Mailbox: p.Mailbox,
-			Source: SourcePortal, Reason: "portal", Message: m})
+			Source: SourcePortal, Reason: "portal", Message: m, Fields: p.Fields})
 		if err != nil {
 			return err
 		}
 		id = tid
-		if err := store.MarkMessageGenerated(ctx, tx, mid); err != nil {
-			return err
-		}
-		return store.InsertFields(ctx, tx, tid, p.Fields)
+		return store.MarkMessageGenerated(ctx, tx, mid)
 	})
 	return id, err
 }
