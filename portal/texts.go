@@ -205,6 +205,7 @@ var accountTexts = map[string]map[string]string{
 		"not_found_title":       "Not found",
 		"not_found":             "There is no such ticket or file among yours.",
 		"yes":                   "yes",
+		"see_all":               "Sign in to see all your tickets",
 		"no":                    "no",
 	},
 	"de": {
@@ -409,6 +410,7 @@ var accountTexts = map[string]map[string]string{
 		"not_found_title":       "Nicht gefunden",
 		"not_found":             "Ein solches Ticket oder eine solche Datei gibt es unter Ihren nicht.",
 		"yes":                   "ja",
+		"see_all":               "Melden Sie sich an, um alle Ihre Tickets zu sehen",
 		"no":                    "nein",
 	},
 }

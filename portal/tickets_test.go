@@ -428,3 +428,14 @@ func TestCustomerBSeesNothingOfCustomerA(t *testing.T) {
 }
 
 func mailAddr(a string) mail.Address { return mail.Address{Address: a} }
+
+func TestSignedLinksOfferToSignIn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := setupAccounts(t, st, accOptions{})
+		id, _, _ := f.mailTicket(t, "alice@example.org", "Printer", "It burns.")
+		link := f.links.URL(ticket.Link{Action: ticket.ActionView, TicketID: id, Expires: time.Now().Add(time.Hour), Nonce: ticket.NewNonce()})
+		if r := f.browser(t).get(link); r.Code != 200 || !strings.Contains(r.Body, "It burns.") || !strings.Contains(r.Body, `<a href="/login">Sign in to see all your tickets</a>`) {
+			t.Errorf("view link: %d\n%s", r.Code, r.Body)
+		}
+	})
+}
