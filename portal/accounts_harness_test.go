@@ -106,14 +106,14 @@ func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 
 // browser is one customer's browser: a cookie jar, following redirects or not.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	lang string
 	xff  string // X-Forwarded-For, as the proxy in front would set it
 }
 
-func (f *accFixture) browser(t *testing.T) *browser {
+func (f *accFixture) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: f.srv.URL, c: &http.Client{Jar: jar}}
 }

@@ -13,7 +13,11 @@ import (
 // (Cc), whoever created them and whenever. Every customer query below goes through
 // scoped; a ticket outside it does not exist for the customer (ErrNotFound, a 404).
 // Its two parameters are the contact id, twice.
-const customerScope = `(t.contact_id = ? OR t.id IN (SELECT p.ticket_id FROM participants p WHERE p.contact_id = ?))`
+// It is written as one id list (a UNION of two index lookups) rather than an OR, so both
+// planners fetch the customer's few ticket ids first instead of scanning every ticket
+// (PostgreSQL with the OR: /my-tickets p50 166 ms at 100,000 tickets).
+const customerScope = `t.id IN (SELECT p.ticket_id FROM participants p WHERE p.contact_id = ?
+	UNION SELECT ct.id FROM tickets ct WHERE ct.contact_id = ?)`
 
 func scoped(contactID int64) (string, []any) { return customerScope, []any{contactID, contactID} }
 
