@@ -80,6 +80,19 @@ func (b *tab) text(sel string) string {
 	return s
 }
 
+// waitFor waits until a JavaScript condition holds in the page (a navigation finished).
+func (b *tab) waitFor(cond string) {
+	b.t.Helper()
+	// Poll fails with "target navigated" when the navigation happens under it: ask again.
+	var err error
+	for b.ctx.Err() == nil {
+		if _, err = chromedp.Run(b.ctx, chromedp.Poll[bool](cond)); err == nil {
+			return
+		}
+	}
+	b.t.Fatalf("waiting for %s: %v", cond, err)
+}
+
 func (b *tab) eval(js string) int64 {
 	b.t.Helper()
 	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int64](js))
@@ -203,7 +216,7 @@ func TestBrowserCustomerPortal(t *testing.T) {
 			chromedp.WaitNotPresent(`#email`),
 		)
 		var link string
-		for _, m := range sink.Wait(t, 2, 30*time.Second) { // the acknowledgement, then the link
+		for _, m := range sink.Wait(t, 3, 30*time.Second) { // the acknowledgement, the agents' mail, the link
 			env, err := enmime.ReadEnvelope(bytes.NewReader(m.Raw))
 			if err == nil && m.Header.Get("X-Mxdesk-Kind") == outbound.KindAccountSignIn {
 				link = accountLinkRE.FindString(env.Text)
@@ -232,8 +245,8 @@ func TestBrowserCustomerPortal(t *testing.T) {
 			chromedp.SendKeys(`#subject`, "Crash when saving"),
 			chromedp.SetUploadFiles(`#attachments`, []string{file}),
 			chromedp.Click(`form[action="/my-tickets/new"] button`),
-			chromedp.WaitVisible(`.notice`),
 		)
+		b.waitFor(`location.search.includes("done=created")`)
 		if flash := b.text(`.notice`); !strings.Contains(flash, "is open") {
 			t.Fatalf("after creating: %q", flash)
 		}
@@ -250,8 +263,8 @@ func TestBrowserCustomerPortal(t *testing.T) {
 		b.do("reply",
 			chromedp.SendKeys(`#body`, "It happens every time."),
 			chromedp.Click(fmt.Sprintf(`form[action="/my-tickets/%d/reply"] button`, id)),
-			chromedp.WaitVisible(`.notice`),
 		)
+		b.waitFor(`location.search.includes("done=reply")`)
 		// The agent answers by mail: the same path ingest takes for the agents' reply address.
 		err = st.Tx(ctx, func(tx *sqlx.Tx) error {
 			_, err := f.tickets.HandleAgentMail(ctx, tx, id, ticket.AgentMail{Agent: agent, Authenticated: true,
@@ -272,8 +285,8 @@ func TestBrowserCustomerPortal(t *testing.T) {
 			chromedp.SetValue(`#option`, "Problem solved"),
 			chromedp.SendKeys(`#comment`, "Quick and right."),
 			chromedp.Click(fmt.Sprintf(`form[action="/my-tickets/%d/rate"] button`, id)),
-			chromedp.WaitVisible(`.notice`),
 		)
+		b.waitFor(`location.search.includes("done=rate")`)
 		fb, err := store.ListFeedback(ctx, st.DB, id)
 		if err != nil || len(fb) != 1 || fb[0].Rating != 5 || fb[0].Choice != "Problem solved" || fb[0].Comment != "Quick and right." {
 			t.Fatalf("feedback: %+v %v", fb, err)
