@@ -58,10 +58,13 @@ func (f *accFixture) mailTicket(t *testing.T, from, subject, text string, cc ...
 func (f *accFixture) agentAnswer(t *testing.T, id int64, text string) {
 	t.Helper()
 	ctx := context.Background()
-	for _, kind := range []string{ticket.MsgAgent, ticket.MsgNote} {
+	for _, kind := range []string{ticket.MsgAgent, ticket.MsgNote, ticket.MsgAuto} {
 		body := text
-		if kind == ticket.MsgNote {
+		switch kind {
+		case ticket.MsgNote:
 			body = "INTERNAL NOTE: " + text
+		case ticket.MsgAuto:
+			body = "I am out of the office."
 		}
 		if err := store.InsertMessage(ctx, f.st.DB, &store.Message{TicketID: id, Direction: store.DirOut, Kind: kind,
 			FromAddr: "ana@example.com", FromName: "Ana", Text: body, CreatedAt: store.Now()}); err != nil {
@@ -165,7 +168,8 @@ func TestUnseenAgentAnswersAreMarkedUntilViewed(t *testing.T) {
 			t.Fatal("agent answer not marked")
 		}
 		r := b.get(fmt.Sprintf("/my-tickets/%d", id))
-		if !strings.Contains(r.Body, "Pull the plug.") || strings.Contains(r.Body, "INTERNAL NOTE") {
+		if !strings.Contains(r.Body, "Pull the plug.") || strings.Contains(r.Body, "INTERNAL NOTE") ||
+			!regexp.MustCompile(`<details class="msg auto"><summary[^>]*>[^<]*automatic reply</summary>I am out of the office.</details>`).MatchString(r.Body) {
 			t.Errorf("ticket page shows:\n%s", r.Body)
 		}
 		if r := b.get("/my-tickets"); strings.Contains(r.Body, "new answer") {

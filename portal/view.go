@@ -19,14 +19,16 @@ import (
 	"github.com/mxdesk/mxdesk/ticket"
 )
 
-// shownKinds are the messages a customer sees: the conversation, never internal notes,
-// refused agent mail or auto-replies.
+// shownKind says whether a customer sees a message in full, with its attachments: the
+// conversation; never internal notes or refused agent mail. Automatic replies show
+// folded, without attachments.
 func shownKind(kind string) bool { return kind == "customer" || kind == "agent" }
 
 // viewMessage is one message on the ticket page.
 type viewMessage struct {
 	From, When  string
 	Out         bool
+	Folded      bool          // an automatic reply, collapsed
 	HTML        template.HTML // sanitized, quoted history stripped, inline images in place
 	Text        string        // when there is no HTML
 	RawURL      string        // the full original, for customer messages
@@ -72,6 +74,15 @@ func (s *Server) conversation(ctx context.Context, tk *store.Ticket, attBase str
 	var shown []viewMessage
 	var newest int64
 	for _, m := range msgs {
+		if m.Kind == ticket.MsgAuto {
+			// An autoresponder's answer (out of office): shown folded, text only.
+			from := m.FromName
+			if from == "" {
+				from = m.FromAddr
+			}
+			shown = append(shown, viewMessage{From: from, When: s.when(m.CreatedAt), Folded: true, Text: threading.StripText(m.Text)})
+			continue
+		}
 		if !shownKind(m.Kind) {
 			continue
 		}
