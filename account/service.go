@@ -415,7 +415,9 @@ func (s *Service) Reset(ctx context.Context, c Client, token, newPassword string
 // answer takes as long as a real check and reveals nothing.
 func (s *Service) dummyHash(ctx context.Context) string {
 	s.dummyOnce.Do(func() {
-		s.dummy, _ = s.hasher.Hash(ctx, newSecret())
+		// Not the request's context: a request given up while waiting must not leave
+		// every later sign-in without a dummy.
+		s.dummy, _ = s.hasher.Hash(context.WithoutCancel(ctx), newSecret())
 	})
 	return s.dummy
 }
