@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mxdesk/mxdesk/account"
 	"github.com/mxdesk/mxdesk/store"
 )
 
@@ -24,8 +25,8 @@ type KBOptions struct {
 
 // kbSettings is the knowledge base's part of the Server.
 type kbSettings struct {
-	opts KBOptions
-	tmpl map[string]*template.Template
+	opts  KBOptions
+	texts map[string]map[string]string // the portal's strings and the knowledge base's, per language
 }
 
 // ConfigureKB sets the knowledge-base options; until it is called the pages are public
@@ -37,10 +38,8 @@ func (s *Server) ConfigureKB(o KBOptions) {
 	s.kb.opts = o
 }
 
-// kbPage is what the knowledge-base templates see: the common page plus their own.
-type kbPage struct {
-	page
-	T          map[string]string
+// kbView is what the knowledge-base templates see as the page's Data.
+type kbView struct {
 	Query      string
 	Categories []store.KBCategory
 	Category   string
@@ -52,6 +51,7 @@ type kbPage struct {
 	Related    []store.KBArticle
 	Vote       string // the visitor's vote: "yes", "no" or ""
 	Hits       []kbHit
+	Tickets    []kbTicketHit // a signed-in customer's own tickets that match
 	Searched   bool
 }
 
@@ -61,57 +61,93 @@ type kbHit struct {
 	Title, Snippet          template.HTML
 }
 
-// kbRoutes registers the knowledge base's pages and parses their templates.
-func (s *Server) kbRoutes(mux *http.ServeMux) error {
-	s.kb.opts = KBOptions{Public: true, DefaultLang: "en"}
-	s.kb.tmpl = map[string]*template.Template{}
-	for _, name := range []string{"kb_home", "kb_index", "kb_article", "search"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/kb_parts.html", "templates/"+name+".html")
+// kbTicketHit is one of the customer's own tickets found by the search.
+type kbTicketHit struct {
+	ID              int64
+	Subject, Status string
+}
+
+// kbViews are the knowledge base's page templates.
+var kbViews = []string{"kb_index", "kb_article", "search"}
+
+// kbRoutes are the knowledge base's routes (listed with the others in routes()). The
+// vote is a POST, so the portal's cross-origin check guards it.
+func (s *Server) kbRoutes() []route {
+	return []route{
+		{"GET /kb", s.kbIndex},
+		{"GET /kb/{slug}", s.kbArticle},
+		{"GET /kb/{slug}/img/{name...}", s.kbImage},
+		{"POST /kb/{slug}/vote", s.kbVote},
+		{"GET /search", s.search},
+		{"GET /static/kb-suggest.js", s.kbStatic("kb-suggest.js", "text/javascript; charset=utf-8")},
+		{"GET /static/kb.css", s.kbStatic("kb.css", "text/css; charset=utf-8")},
+	}
+}
+
+// kbTemplates parses the knowledge base's views with the portal's layout and partials.
+func (s *Server) kbTemplates() error {
+	if s.kb.opts.DefaultLang == "" {
+		s.kb.opts = KBOptions{Public: true, DefaultLang: "en"}
+	}
+	for _, name := range kbViews {
+		t, err := template.ParseFS(templateFS, append([]string{"templates/" + name + ".html", "templates/kb_parts.html"}, partials...)...)
 		if err != nil {
 			return fmt.Errorf("portal templates: %w", err)
 		}
-		s.kb.tmpl[name] = t
+		s.tmpl[name] = t
 	}
-	mux.HandleFunc("GET /kb", s.kbIndex)
-	mux.HandleFunc("GET /kb/{slug}", s.kbArticle)
-	mux.HandleFunc("GET /kb/{slug}/img/{name...}", s.kbImage)
-	// Cross-origin POSTs are refused, so no other site can vote in a visitor's name.
-	mux.Handle("POST /kb/{slug}/vote", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.kbVote)))
-	mux.HandleFunc("GET /search", s.search)
-	mux.HandleFunc("GET /static/kb-suggest.js", s.kbScript)
+	s.kb.texts = map[string]map[string]string{}
+	for l, kt := range kbTexts {
+		m := map[string]string{}
+		for k, v := range accountTexts[l] {
+			m[k] = v
+		}
+		for k, v := range kt {
+			m[k] = v
+		}
+		s.kb.texts[l] = m
+	}
 	return nil
 }
 
-// kbAllowed says whether r may see the knowledge base. Hook for customer sign-in: with
-// [kb] public = false, a signed-in customer is to be let in here.
-func (s *Server) kbAllowed(r *http.Request) bool { return s.kb.opts.Public }
+// kbAllowed says whether r may see the knowledge base: everyone, or with [kb] public =
+// false only signed-in customers.
+func (s *Server) kbAllowed(r *http.Request, cur *account.Current) bool {
+	return s.kb.opts.Public || cur != nil
+}
 
-// kbRender renders a knowledge-base page. Its policy adds the one script the portal
-// has, the type-ahead, from this origin only.
-func (s *Server) kbRender(w http.ResponseWriter, status int, name string, p kbPage) {
-	p.Color, p.Brand = s.brand.Color, s.brand.Name
-	if p.T == nil {
-		p.T = kbTexts[p.Lang]
+// kbPolicy is the portal's policy plus the one script it has, the type-ahead, and its
+// requests, from this origin only.
+const kbPolicy = csp + "; script-src 'self'; connect-src 'self'"
+
+// kbRender renders a knowledge-base page through the portal's render, with the header's
+// signed-in state.
+func (s *Server) kbRender(w http.ResponseWriter, cur *account.Current, status int, name, l, title string, v kbView) {
+	p := page{Lang: l, Title: title, Heading: title, T: s.kb.texts[l], Data: v}
+	if cur != nil {
+		p.Signed = cur.Account.Email
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "same-origin")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'")
-	w.WriteHeader(status)
-	if err := s.kb.tmpl[name].ExecuteTemplate(w, "layout", p); err != nil {
-		s.log.Error("portal: render", "page", name, "err", err)
-	}
+	w.Header().Set("Content-Security-Policy", kbPolicy)
+	s.render(w, status, name, p)
 }
 
 // kbMessage answers with a short page that still has the search box.
-func (s *Server) kbMessage(w http.ResponseWriter, status int, l, title, text string) {
-	s.kbRender(w, status, "kb_index", kbPage{page: page{Lang: l, Title: title, Heading: title, Text: text}})
+func (s *Server) kbMessage(w http.ResponseWriter, cur *account.Current, status int, l, title, text string) {
+	p := page{Lang: l, Title: title, Heading: title, Text: text, T: s.kb.texts[l], Data: kbView{}}
+	if cur != nil {
+		p.Signed = cur.Account.Email
+	}
+	w.Header().Set("Content-Security-Policy", kbPolicy)
+	s.render(w, status, "kb_index", p)
 }
 
-// kbLang is the visitor's language for ranking: the first language their browser asks
-// for, else the configured default.
-func (s *Server) kbLang(r *http.Request) string {
+// kbLang is the visitor's language for ranking: the signed-in customer's, else the
+// first language their browser asks for, else the configured default. Any language
+// counts here, not only those the portal's pages are written in.
+func (s *Server) kbLang(r *http.Request, cur *account.Current) string {
+	if cur != nil && cur.Account.Language != "" {
+		return cur.Account.Language
+	}
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
 		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
 		tag, _, _ = strings.Cut(strings.ToLower(tag), "-")
@@ -147,78 +183,78 @@ func visitor(w http.ResponseWriter, r *http.Request, set bool) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// kbHome is the home page with the search box, when the knowledge base is visible. It
-// reports whether it answered.
-func (s *Server) kbHome(w http.ResponseWriter, r *http.Request) bool {
-	if !s.kbAllowed(r) {
-		return false
+// kbStatic serves one of the knowledge base's static files.
+func (s *Server) kbStatic(name, ctype string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := templateFS.ReadFile("static/" + name)
+		if err != nil {
+			s.fail(w, "en", err)
+			return
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(b)
 	}
-	l := lang(r, "")
-	popular, err := store.ListKB(r.Context(), s.st.DB, store.KBFilter{Status: store.KBPublished, Order: store.KBByViews, Limit: 5})
-	if err != nil {
-		s.fail(w, l, err)
-		return true
-	}
-	s.kbRender(w, http.StatusOK, "kb_home", kbPage{page: page{Lang: l, Title: s.brand.Name, Heading: s.brand.Name,
-		Text: kbTexts[l]["home"]}, Popular: popular})
-	return true
 }
 
 // kbIndex serves GET /kb: categories with counts, popular and recently updated articles,
 // or one category's articles (?category=).
 func (s *Server) kbIndex(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l := lang(r, "")
-	t := kbTexts[l]
-	if !s.kbAllowed(r) {
+	cur := s.current(r)
+	l := s.pageLang(r, cur)
+	t := s.kb.texts[l]
+	if !s.kbAllowed(r, cur) {
 		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	}
-	p := kbPage{page: page{Lang: l, Title: t["kb"], Heading: t["kb"]}, Category: r.URL.Query().Get("category")}
+	v := kbView{Category: r.URL.Query().Get("category")}
+	title := t["kb"]
 	var err error
-	if p.Categories, err = store.KBCategories(ctx, s.st.DB); err != nil {
+	if v.Categories, err = store.KBCategories(ctx, s.st.DB); err != nil {
 		s.fail(w, l, err)
 		return
 	}
-	if p.Category != "" {
-		p.Title, p.Heading = p.Category, p.Category
-		p.List, err = store.ListKB(ctx, s.st.DB, store.KBFilter{Status: store.KBPublished, Category: p.Category})
-		if err == nil && len(p.List) == 0 {
-			s.kbMessage(w, http.StatusNotFound, l, t["not_found_title"], t["no_category"])
+	if v.Category != "" {
+		title = v.Category
+		v.List, err = store.ListKB(ctx, s.st.DB, store.KBFilter{Status: store.KBPublished, Category: v.Category})
+		if err == nil && len(v.List) == 0 {
+			s.kbMessage(w, cur, http.StatusNotFound, l, t["not_found_title"], t["no_category"])
 			return
 		}
 	} else {
-		p.Popular, err = store.ListKB(ctx, s.st.DB, store.KBFilter{Status: store.KBPublished, Order: store.KBByViews, Limit: 5})
+		v.Popular, err = store.ListKB(ctx, s.st.DB, store.KBFilter{Status: store.KBPublished, Order: store.KBByViews, Limit: 5})
 		if err == nil {
-			p.Recent, err = store.ListKB(ctx, s.st.DB, store.KBFilter{Status: store.KBPublished, Order: store.KBByUpdated, Limit: 5})
+			v.Recent, err = store.ListKB(ctx, s.st.DB, store.KBFilter{Status: store.KBPublished, Order: store.KBByUpdated, Limit: 5})
 		}
 	}
 	if err != nil {
 		s.fail(w, l, err)
 		return
 	}
-	s.kbRender(w, http.StatusOK, "kb_index", p)
+	s.kbRender(w, cur, http.StatusOK, "kb_index", l, title, v)
 }
 
 // kbArticle serves GET /kb/{slug}: the article, counted as a view.
 func (s *Server) kbArticle(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l := lang(r, "")
-	t := kbTexts[l]
-	if !s.kbAllowed(r) {
+	cur := s.current(r)
+	l := s.pageLang(r, cur)
+	t := s.kb.texts[l]
+	if !s.kbAllowed(r, cur) {
 		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	}
 	a, err := store.KBArticleBySlug(ctx, s.st.DB, r.PathValue("slug"))
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && a.Status != store.KBPublished && a.Status != store.KBArchived:
-		s.kbMessage(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+		s.kbMessage(w, cur, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	case err != nil:
 		s.fail(w, l, err)
 		return
 	case a.Status == store.KBArchived:
-		s.kbMessage(w, http.StatusGone, l, a.Title, t["archived"])
+		s.kbMessage(w, cur, http.StatusGone, l, a.Title, t["archived"])
 		return
 	}
 	// The page a vote redirects to is the same visit, not another view.
@@ -227,31 +263,32 @@ func (s *Server) kbArticle(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("portal: count kb view", "slug", a.Slug, "err", err)
 		}
 	}
-	p := kbPage{page: page{Lang: l, Title: a.Title, Heading: a.Title}, Article: a, Body: template.HTML(a.BodyHTML)}
-	if p.Related, err = store.KBRelated(ctx, s.st.DB, a, 5); err != nil {
+	v := kbView{Article: a, Body: template.HTML(a.BodyHTML)}
+	if v.Related, err = store.KBRelated(ctx, s.st.DB, a, 5); err != nil {
 		s.fail(w, l, err)
 		return
 	}
-	if v := visitor(w, r, true); v != "" {
-		vote, err := store.KBVoteOf(ctx, s.st.DB, a.ID, v)
+	if id := visitor(w, r, true); id != "" {
+		vote, err := store.KBVoteOf(ctx, s.st.DB, a.ID, id)
 		if err != nil {
 			s.fail(w, l, err)
 			return
 		}
 		if vote != nil {
-			p.Vote = map[bool]string{true: "yes", false: "no"}[*vote]
+			v.Vote = map[bool]string{true: "yes", false: "no"}[*vote]
 		}
 	}
-	s.kbRender(w, http.StatusOK, "kb_article", p)
+	s.kbRender(w, cur, http.StatusOK, "kb_article", l, a.Title, v)
 }
 
 // kbVote serves POST /kb/{slug}/vote: vote=yes|no, one per visitor and article (a
 // changed mind replaces the vote), then back to the article, which shows the vote.
 func (s *Server) kbVote(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l := lang(r, "")
-	t := kbTexts[l]
-	if !s.kbAllowed(r) {
+	cur := s.current(r)
+	l := s.pageLang(r, cur)
+	t := s.kb.texts[l]
+	if !s.kbAllowed(r, cur) {
 		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	}
@@ -261,28 +298,28 @@ func (s *Server) kbVote(w http.ResponseWriter, r *http.Request) {
 		helpful = true
 	case "no":
 	default:
-		s.kbMessage(w, http.StatusBadRequest, l, t["vote_bad_title"], t["vote_bad"])
+		s.kbMessage(w, cur, http.StatusBadRequest, l, t["vote_bad_title"], t["vote_bad"])
 		return
 	}
-	v := visitor(w, r, false)
-	if v == "" {
+	id := visitor(w, r, false)
+	if id == "" {
 		// The article page sets the cookie; a vote without it comes from a browser that
 		// refuses cookies, or from no browser. Counting it would let anyone vote twice.
-		s.kbMessage(w, http.StatusBadRequest, l, t["vote_cookie_title"], t["vote_cookie"])
+		s.kbMessage(w, cur, http.StatusBadRequest, l, t["vote_cookie_title"], t["vote_cookie"])
 		return
 	}
 	a, err := store.KBArticleBySlug(ctx, s.st.DB, r.PathValue("slug"))
 	if errors.Is(err, store.ErrNotFound) {
-		s.kbMessage(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+		s.kbMessage(w, cur, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	}
 	if err != nil {
 		s.fail(w, l, err)
 		return
 	}
-	if _, _, err := s.st.VoteKB(ctx, a.ID, v, helpful); err != nil {
+	if _, _, err := s.st.VoteKB(ctx, a.ID, id, helpful); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			s.kbMessage(w, http.StatusGone, l, a.Title, t["vote_archived"])
+			s.kbMessage(w, cur, http.StatusGone, l, a.Title, t["vote_archived"])
 			return
 		}
 		s.fail(w, l, err)
@@ -295,15 +332,16 @@ func (s *Server) kbVote(w http.ResponseWriter, r *http.Request) {
 // sandbox.
 func (s *Server) kbImage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l := lang(r, "")
-	t := kbTexts[l]
-	if !s.kbAllowed(r) {
+	cur := s.current(r)
+	l := s.pageLang(r, cur)
+	t := s.kb.texts[l]
+	if !s.kbAllowed(r, cur) {
 		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	}
 	sum, ctype, err := store.KBImage(ctx, s.st.DB, r.PathValue("slug"), r.PathValue("name"))
 	if errors.Is(err, store.ErrNotFound) {
-		s.kbMessage(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+		s.kbMessage(w, cur, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
 		return
 	}
 	if err != nil {
@@ -321,7 +359,6 @@ func (s *Server) kbImage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("ETag", `"`+sum+`"`)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Write(data)

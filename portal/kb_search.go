@@ -1,18 +1,16 @@
 package portal
 
 import (
-	"embed"
 	"encoding/json"
 	"html/template"
 	"net/http"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mxdesk/mxdesk/account"
+	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
 )
-
-//go:embed static/kb-suggest.js
-var kbStatic embed.FS
 
 // kbSearchJSON is the answer of GET /search?format=json, the type-ahead's.
 type kbSearchJSON struct {
@@ -29,17 +27,16 @@ type kbSearchItem struct {
 }
 
 // search serves GET /search?q=: published articles in every language, the visitor's
-// first, best first, with the matching words highlighted. format=json answers the
-// type-ahead of the new-ticket form and the search box.
-//
-// Signed-in customers are to find their own tickets here too (subject and messages);
-// that joins when the portal has sessions: the results then get a second list.
+// first, best first, with the matching words highlighted; for a signed-in customer also
+// their own tickets whose subject or messages hold the words. format=json answers the
+// type-ahead (articles only).
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l := lang(r, "")
-	t := kbTexts[l]
+	cur := s.current(r)
+	l := s.pageLang(r, cur)
+	t := s.kb.texts[l]
 	asJSON := r.URL.Query().Get("format") == "json"
-	if !s.kbAllowed(r) {
+	if !s.kbAllowed(r, cur) {
 		if asJSON {
 			kbJSONError(w, http.StatusNotFound, "not found")
 			return
@@ -55,10 +52,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	if asJSON {
 		limit = 5
 	}
-	hits, err := s.st.SearchKB(ctx, store.KBQuery{Text: q, Lang: s.kbLang(r), Prefix: true, Limit: limit, Snippets: !asJSON})
+	hits, err := s.st.SearchKB(ctx, store.KBQuery{Text: q, Lang: s.kbLang(r, cur), Prefix: true, Limit: limit, Snippets: !asJSON})
 	if err != nil {
-		s.log.Error("portal: search", "err", err)
 		if asJSON {
+			s.log.Error("portal: search", "err", err)
 			kbJSONError(w, http.StatusInternalServerError, "search failed")
 			return
 		}
@@ -73,40 +70,52 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		json.NewEncoder(w).Encode(out)
 		return
 	}
 	shown := q
-	if len(shown) > 200 {
-		shown = strings.ToValidUTF8(shown[:200], "") + "…"
+	if len(shown) > 500 {
+		shown = strings.ToValidUTF8(shown[:500], "")
 	}
-	p := kbPage{page: page{Lang: l, Title: t["search"], Heading: t["search"]}, Query: shown, Searched: strings.TrimSpace(q) != ""}
+	v := kbView{Query: shown, Searched: strings.TrimSpace(q) != ""}
 	for _, h := range hits {
 		// TitleHTML and SnippetHTML are escaped by store, with only <mark> added.
-		p.Hits = append(p.Hits, kbHit{Slug: h.Slug, Category: h.Category, Summary: h.Summary,
+		v.Hits = append(v.Hits, kbHit{Slug: h.Slug, Category: h.Category, Summary: h.Summary,
 			Title: template.HTML(h.TitleHTML), Snippet: template.HTML(h.SnippetHTML)})
 	}
-	s.kbRender(w, http.StatusOK, "search", p)
+	if v.Tickets, err = s.searchOwnTickets(r, cur, q, l); err != nil {
+		s.fail(w, l, err)
+		return
+	}
+	s.kbRender(w, cur, http.StatusOK, "search", l, t["search"], v)
+}
+
+// searchOwnTickets finds a signed-in customer's own tickets with all the words (up to
+// five, stop words left out) in the subject or a message they can see: the portal's
+// ticket search, scoped to the customer like every ticket query.
+func (s *Server) searchOwnTickets(r *http.Request, cur *account.Current, q, l string) ([]kbTicketHit, error) {
+	if cur == nil || s.tk == nil {
+		return nil, nil
+	}
+	words := store.KBTerms(q)
+	if len(words) == 0 {
+		return nil, nil
+	}
+	words = words[:min(len(words), 5)]
+	rows, _, err := store.CustomerTickets(r.Context(), s.st.DB, cur.Account.ContactID, cur.Account.ID,
+		store.CustomerFilter{Search: strings.Join(words, " "), SortByUpdated: true, Limit: 10}, visibleKinds)
+	if err != nil {
+		return nil, err
+	}
+	var out []kbTicketHit
+	for _, row := range rows {
+		out = append(out, kbTicketHit{ID: row.ID, Subject: row.Subject, Status: outbound.StatusName(l, row.Status)})
+	}
+	return out, nil
 }
 
 func kbJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
-
-// kbScript serves the type-ahead: any input with data-kb-suggest gets a list of
-// matching articles under it while the visitor types. Without JavaScript the forms work
-// as they are.
-func (s *Server) kbScript(w http.ResponseWriter, r *http.Request) {
-	b, err := kbStatic.ReadFile("static/kb-suggest.js")
-	if err != nil {
-		s.fail(w, "en", err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Write(b)
 }

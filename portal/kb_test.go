@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,7 +14,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mxdesk/mxdesk/account"
 	"github.com/mxdesk/mxdesk/kb"
 	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/portal"
@@ -23,9 +28,10 @@ import (
 	"github.com/mxdesk/mxdesk/ticket"
 )
 
-// kbServer serves the portal over a store holding docs/kb, the knowledge base about
-// mxdesk itself.
-func kbServer(t *testing.T, st *store.Store, opts portal.KBOptions) *httptest.Server {
+// kbServer is the portal as serve runs it (customer accounts and ticket pages on) over a
+// store holding docs/kb, the knowledge base about mxdesk itself, with opts for the
+// knowledge base.
+func kbServer(t *testing.T, st *store.Store, opts portal.KBOptions) *accFixture {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	res, err := kb.Import(context.Background(), st, filepath.Join(filepath.Dir(file), "..", "docs", "kb"), kb.Options{DefaultLang: "en"})
@@ -34,20 +40,26 @@ func kbServer(t *testing.T, st *store.Store, opts portal.KBOptions) *httptest.Se
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	composer, err := outbound.NewComposer(outbound.ComposerConfig{Domain: "example.com", From: "Example Support <support@example.com>"})
+	composer, err := outbound.NewComposer(outbound.ComposerConfig{Domain: "example.com", From: "Acme Help <support@example.com>"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	links := ticket.NewLinks(secret, "http://portal.example")
-	tickets := ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: links}, log)
-	web, err := portal.New(st, tickets, links, composer.Brand(), log)
+	f := &accFixture{fixture: &fixture{st: st}, clock: &clock{t: time.Now()}, reg: prometheus.NewRegistry()}
+	mux := http.NewServeMux()
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	f.links = ticket.NewLinks(secret, f.srv.URL)
+	f.tickets = ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: f.links}, log)
+	f.acc = account.New(st, account.Config{Composer: composer, BaseURL: f.srv.URL, Brand: composer.Brand().Name,
+		Now: f.clock.Now, Metrics: account.NewMetrics(f.reg)}, log)
+	web, err := portal.New(st, f.tickets, f.links, composer.Brand(), log, portal.WithAccounts(f.acc, f.srv.URL),
+		portal.WithTickets(portal.TicketOptions{Mailbox: "support@example.com", Team: "Support", MaxUpload: 1 << 20, Location: time.UTC}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	web.ConfigureKB(opts)
-	srv := httptest.NewServer(web.Handler())
-	t.Cleanup(srv.Close)
-	return srv
+	mux.Handle("/", web.Handler())
+	return f
 }
 
 func kbGet(t *testing.T, c *http.Client, u string) (int, string) {
@@ -63,13 +75,16 @@ func kbGet(t *testing.T, c *http.Client, u string) (int, string) {
 
 func TestKnowledgeBasePages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		srv := kbServer(t, st, portal.KBOptions{Public: true})
+		srv := kbServer(t, st, portal.KBOptions{Public: true}).srv
 		tests := []struct {
 			path string
 			code int
 			want []string
 		}{
-			{"/", 200, []string{`action="/search"`, `data-kb-suggest`, "/static/kb-suggest.js"}},
+			{"/", 200, []string{`action="/search"`}},
+			{"/kb", 200, []string{`data-kb-suggest`, "/static/kb-suggest.js", "/static/kb.css"}},
+			{"/static/kb-suggest.js", 200, []string{"data-kb-suggest"}},
+			{"/static/kb.css", 200, []string{".kb-search"}},
 			{"/kb", 200, []string{"Categories", `href="/kb?category=Email"`, "Recently updated", `action="/search"`}},
 			{"/kb?category=Agents", 200, []string{"Add an agent", "Commands in an agent&#39;s reply"}},
 			{"/kb?category=Nope", 404, []string{"no such category"}},
@@ -102,7 +117,7 @@ func TestKnowledgeBasePages(t *testing.T) {
 // query syntax: each gets a page (or JSON), never a 500.
 func TestSearchTakesAnyTextCalmly(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		srv := kbServer(t, st, portal.KBOptions{Public: true})
+		srv := kbServer(t, st, portal.KBOptions{Public: true}).srv
 		queries := map[string]string{
 			"empty":       "",
 			"star":        "*",
@@ -151,7 +166,7 @@ func TestSearchTakesAnyTextCalmly(t *testing.T) {
 func TestVotesCountOncePerVisitor(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		srv := kbServer(t, st, portal.KBOptions{Public: true})
+		srv := kbServer(t, st, portal.KBOptions{Public: true}).srv
 		visitorClient := func() *http.Client {
 			jar, _ := cookiejar.New(nil)
 			return &http.Client{Jar: jar}
@@ -230,7 +245,7 @@ func TestVotesCountOncePerVisitor(t *testing.T) {
 
 func TestAPrivateKnowledgeBaseIsNotShown(t *testing.T) {
 	st := storetest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "m.db"))
-	srv := kbServer(t, st, portal.KBOptions{Public: false})
+	srv := kbServer(t, st, portal.KBOptions{Public: false}).srv
 	for _, p := range []string{"/kb", "/kb/dkim-signing", "/search?q=dkim", "/search?q=dkim&format=json"} {
 		if code, body := kbGet(t, srv.Client(), srv.URL+p); code != 404 || strings.Contains(body, "DKIM") {
 			t.Errorf("GET %s: %d", p, code)
@@ -239,4 +254,39 @@ func TestAPrivateKnowledgeBaseIsNotShown(t *testing.T) {
 	if _, body := kbGet(t, srv.Client(), srv.URL+"/"); strings.Contains(body, `action="/search"`) {
 		t.Error("the home page offers the search")
 	}
+}
+
+// TestSignedInSearchAlsoFindsOwnTickets: a signed-in customer's search lists their own
+// tickets that hold the words, never another customer's; with [kb] public = false the
+// knowledge base is theirs to read while signed in.
+func TestSignedInSearchAlsoFindsOwnTickets(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := kbServer(t, st, portal.KBOptions{Public: false})
+		alice := f.browser(t)
+		f.signUp(t, alice, "alice@example.org", "correct horse battery staple")
+		mine := f.newTicket(t, "alice@example.org")
+		theirs := f.newTicket(t, "bob@example.net")
+		ctx := context.Background()
+		for id, subject := range map[int64]string{mine: "DKIM failing for our newsletter", theirs: "DKIM failing for Bob"} {
+			if _, err := st.DB.ExecContext(ctx, st.DB.Rebind("UPDATE tickets SET subject = ? WHERE id = ?"), subject, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := alice.get("/search?q=dkim+failing")
+		if r.Code != 200 || !strings.Contains(r.Body, "Your tickets") || !strings.Contains(r.Body, fmt.Sprintf(`href="/my-tickets/%d"`, mine)) {
+			t.Errorf("signed-in search: %d\n%s", r.Code, r.Body)
+		}
+		if strings.Contains(r.Body, fmt.Sprintf(`href="/my-tickets/%d"`, theirs)) || strings.Contains(r.Body, "Bob") {
+			t.Errorf("another customer's ticket in the search")
+		}
+		if !strings.Contains(r.Body, `href="/kb/dkim-signing"`) {
+			t.Errorf("no article in the signed-in search of a private knowledge base")
+		}
+		if r := alice.get("/kb/dkim-signing"); r.Code != 200 {
+			t.Errorf("private article signed in: %d", r.Code)
+		}
+		if code, _ := kbGet(t, http.DefaultClient, f.srv.URL+"/kb/dkim-signing"); code != 404 {
+			t.Errorf("private article signed out: %d", code)
+		}
+	})
 }

@@ -4,7 +4,6 @@ package portal
 var kbTexts = map[string]map[string]string{
 	"en": {
 		"kb":                "Knowledge base",
-		"home":              "Search our knowledge base: the answer may be there already. To reach us, write an email to our support address.",
 		"search":            "Search",
 		"search_label":      "Search the knowledge base",
 		"search_button":     "Search",
@@ -12,7 +11,7 @@ var kbTexts = map[string]map[string]string{
 		"no_results":        "Nothing found. Try other or fewer words, or write to us.",
 		"categories":        "Categories",
 		"popular":           "Popular",
-		"recent":            "Recently updated",
+		"recent_articles":   "Recently updated",
 		"related":           "Related articles",
 		"updated":           "Updated",
 		"helpful_q":         "Was this helpful?",
@@ -31,10 +30,10 @@ var kbTexts = map[string]map[string]string{
 		"vote_cookie":       "To vote, allow cookies for this site and open the article again: the cookie makes it one vote per visitor.",
 		"vote_archived":     "This article was archived; votes are no longer counted.",
 		"all_articles":      "All articles",
+		"your_tickets":      "Your tickets",
 	},
 	"de": {
 		"kb":                "Wissensdatenbank",
-		"home":              "Durchsuchen Sie unsere Wissensdatenbank: Vielleicht steht die Antwort schon dort. Sie erreichen uns per E-Mail an unsere Support-Adresse.",
 		"search":            "Suche",
 		"search_label":      "Wissensdatenbank durchsuchen",
 		"search_button":     "Suchen",
@@ -42,7 +41,7 @@ var kbTexts = map[string]map[string]string{
 		"no_results":        "Nichts gefunden. Versuchen Sie andere oder weniger Wörter, oder schreiben Sie uns.",
 		"categories":        "Kategorien",
 		"popular":           "Beliebt",
-		"recent":            "Kürzlich aktualisiert",
+		"recent_articles":   "Kürzlich aktualisiert",
 		"related":           "Verwandte Artikel",
 		"updated":           "Aktualisiert",
 		"helpful_q":         "War das hilfreich?",
@@ -61,5 +60,6 @@ var kbTexts = map[string]map[string]string{
 		"vote_cookie":       "Um abzustimmen, erlauben Sie Cookies für diese Seite und öffnen Sie den Artikel erneut: Das Cookie sorgt für eine Stimme pro Besucher.",
 		"vote_archived":     "Dieser Artikel wurde archiviert; Stimmen werden nicht mehr gezählt.",
 		"all_articles":      "Alle Artikel",
+		"your_tickets":      "Ihre Tickets",
 	},
 }
