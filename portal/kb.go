@@ -120,6 +120,10 @@ func (s *Server) kbAllowed(r *http.Request, cur *account.Current) bool {
 // requests, from this origin only.
 const kbPolicy = csp + "; script-src 'self'; connect-src 'self'"
 
+// kbScriptViews are the portal's other pages that carry the type-ahead: the new-ticket
+// form suggests articles while the subject is typed.
+var kbScriptViews = map[string]bool{"newticket": true}
+
 // kbRender renders a knowledge-base page through the portal's render, with the header's
 // signed-in state.
 func (s *Server) kbRender(w http.ResponseWriter, cur *account.Current, status int, name, l, title string, v kbView) {

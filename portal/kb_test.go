@@ -290,3 +290,23 @@ func TestSignedInSearchAlsoFindsOwnTickets(t *testing.T) {
 		}
 	})
 }
+
+// TestTheNewTicketFormSuggestsArticles: the subject field carries the type-ahead, and the
+// page's policy lets its script run; without JavaScript the form is the same form.
+func TestTheNewTicketFormSuggestsArticles(t *testing.T) {
+	st := storetest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "m.db"))
+	f := kbServer(t, st, portal.KBOptions{Public: true})
+	b := f.browser(t)
+	f.signUp(t, b, "carol@example.org", "correct horse battery staple")
+	r := b.get("/my-tickets/new")
+	if r.Code != 200 || !strings.Contains(r.Body, `name="subject"`) || !strings.Contains(r.Body, "data-kb-suggest") ||
+		!strings.Contains(r.Body, `src="/static/kb-suggest.js"`) {
+		t.Fatalf("new-ticket form: %d\n%s", r.Code, r.Body)
+	}
+	if p := r.Header.Get("Content-Security-Policy"); !strings.Contains(p, "script-src 'self'") {
+		t.Errorf("the form's policy blocks the type-ahead: %s", p)
+	}
+	if p := b.get("/account").Header.Get("Content-Security-Policy"); strings.Contains(p, "script-src") {
+		t.Errorf("other pages allow script: %s", p)
+	}
+}

@@ -106,6 +106,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	p.Color, p.Brand = s.brand.Color, s.brand.Name
 	p.Accounts = s.accounts != nil
 	p.KB = s.kb.opts.Public || p.Signed != ""
+	if p.KB && kbScriptViews[name] {
+		w.Header().Set("Content-Security-Policy", kbPolicy) // the type-ahead (kb.go)
+	}
 	if p.T == nil {
 		p.T = accountTexts[p.Lang]
 		if p.T == nil {
