@@ -66,7 +66,7 @@ func TestTheAcknowledgementListsArticlesThatAnswerTheTicket(t *testing.T) {
 		}
 		env := ack("alice@example.org", "I forgot my password", "Hello, I cannot sign in to the portal. Please help!")
 		for _, part := range []string{env.Text, env.HTML} {
-			if !strings.Contains(part, "https://support.example.com/kb/forgot-password") || !strings.Contains(part, "Forgot your password? You do not need one") {
+			if !strings.Contains(part, "https://support.example.com/kb/reset-password") || !strings.Contains(part, "Forgot your password? Reset it") {
 				t.Errorf("the acknowledgement does not list the password article:\n%s", part)
 			}
 			if !strings.Contains(part, "These articles may already answer your question") {

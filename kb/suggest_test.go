@@ -17,9 +17,9 @@ func TestSuggestListsGoodArticlesOrNone(t *testing.T) {
 	tests := []struct {
 		subject, text, want string
 	}{
-		{"I forgot my password", "Hello, I cannot sign in to the portal, I forgot my password. Please help.", "forgot-password"},
-		{"", "I lost my password", "forgot-password"},
-		{"Re: Fwd: password forgotten", "", "forgot-password"},
+		{"I forgot my password", "Hello, I cannot sign in to the portal, I forgot my password. Please help.", "reset-password"},
+		{"", "I lost my password", "reset-password"},
+		{"Re: Fwd: password forgotten", "", "reset-password"},
 		{"How do I add a new agent?", "", "agents-add"},
 		{"Links in your mail expired", "", "link-expired"},
 		{"DKIM signature fails", "Our mails from mxdesk fail DKIM at Gmail.", "dkim-signing"},

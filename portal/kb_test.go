@@ -94,7 +94,7 @@ func TestKnowledgeBasePages(t *testing.T) {
 			{"/kb/no-such-article", 404, []string{"no such article"}},
 			{"/kb/..%2f..%2fetc", 404, nil},
 			{"/search?q=dkim+key", 200, []string{`href="/kb/dkim-signing"`, "<mark>"}},
-			{"/search?q=passwords", 200, []string{`href="/kb/forgot-password"`}},
+			{"/search?q=passwords", 200, []string{`href="/kb/reset-password"`}},
 			{"/search?q=", 200, []string{`action="/search"`}},
 			{"/search?q=zzzyxq", 200, []string{"Nothing found"}},
 			{"/kb/dkim-signing/img/nope.png", 404, nil},
@@ -157,7 +157,7 @@ func TestSearchTakesAnyTextCalmly(t *testing.T) {
 		}
 		// The type-ahead finds by prefix.
 		code, body := kbGet(t, srv.Client(), srv.URL+"/search?format=json&q=passw")
-		if code != 200 || !strings.Contains(body, `"slug":"forgot-password"`) {
+		if code != 200 || !strings.Contains(body, `"slug":"reset-password"`) {
 			t.Errorf("type-ahead for passw: %d %s", code, body)
 		}
 	})
