@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mxdesk/mxdesk/store"
@@ -124,16 +125,16 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, p *principal) 
 	since, until := now.Add(-30*24*time.Hour), now
 	var errs []FieldError
 	if v.Get("since") != "" {
-		if since, err = parseTime(v.Get("since"), now); err != nil {
+		if since, err = ParseTime(v.Get("since"), now); err != nil {
 			errs = append(errs, FieldError{Field: "since", Message: err.Error()})
 		}
 	}
 	if v.Get("until") != "" {
-		if until, err = parseTime(v.Get("until"), now); err != nil {
+		if until, err = ParseTime(v.Get("until"), now); err != nil {
 			errs = append(errs, FieldError{Field: "until", Message: err.Error()})
 		}
 	}
-	q := store.FeedbackQuery{Scope: p.scope, Since: &since, Until: &until, Agent: v.Get("agent")}
+	q := store.FeedbackQuery{Scope: p.scope, Since: &since, Until: &until, Agent: strings.ToLower(v.Get("agent"))}
 	if t := v.Get("team"); t != "" {
 		if q.TeamID, err = s.teamID(ctx, t); err == store.ErrNotFound {
 			errs = append(errs, FieldError{Field: "team", Message: "no team has that name or id"})

@@ -49,8 +49,8 @@ func query(r *http.Request, known ...string) (url.Values, error) {
 	return v, nil
 }
 
-// parseTime reads an RFC 3339 time, or a duration back from now ("30d", "12h").
-func parseTime(s string, now time.Time) (time.Time, error) {
+// ParseTime reads an RFC 3339 time, or a duration back from now ("30d", "12h").
+func ParseTime(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}

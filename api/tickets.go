@@ -78,7 +78,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p *principa
 		}
 	}
 	if us := v.Get("updated_since"); us != "" {
-		t, err := parseTime(us, s.now())
+		t, err := ParseTime(us, s.now())
 		if err != nil {
 			bad("updated_since", err.Error())
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mxdesk/mxdesk/api"
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/portal"
 	"github.com/mxdesk/mxdesk/smtpd"
@@ -116,6 +117,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	agentAPI, err := api.New(api.Config{Store: st, Tickets: tickets, Log: log})
+	if err != nil {
+		return err
+	}
+	web.Mount(api.Prefix+"/", agentAPI)
 
 	smtpL, err := net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
