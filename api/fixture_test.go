@@ -45,7 +45,7 @@ var testMailboxes = []config.Mailbox{
 // filling it from real mail. Its client checks every request and response against
 // openapi.yaml.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	st      *store.Store
 	tickets *ticket.Service
@@ -75,7 +75,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func setup(t *testing.T, st *store.Store, tune ...func(*api.Config)) *fixture {
+func setup(t testing.TB, st *store.Store, tune ...func(*api.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -164,14 +164,14 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 }
 
-func (r response) problem(t *testing.T) api.Problem {
+func (r response) problem(t testing.TB) api.Problem {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("status %d with Content-Type %q, want application/problem+json: %s", r.status, ct, r.body)
@@ -258,7 +258,7 @@ func (c *conformance) load() error {
 
 // check validates one exchange. A request the description allows gets an answer it
 // describes; a request it does not allow must get a problem, never a 2xx.
-func (c *conformance) check(t *testing.T, req *http.Request, body []byte, resp response) {
+func (c *conformance) check(t testing.TB, req *http.Request, body []byte, resp response) {
 	t.Helper()
 	if err := c.load(); err != nil {
 		t.Fatalf("openapi: %v", err)
