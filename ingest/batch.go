@@ -263,7 +263,6 @@ type item struct {
 	pm      *Parsed
 	class   Class
 	res     Result
-	queued  bool
 	skipped bool // another replica has it, or it is no longer due
 	done    bool // handled in the batch transaction
 	err     error
@@ -418,7 +417,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		}
 		finished := map[string][]int64{}
 		for i, it := range todo {
-			it.res, it.queued, it.skipped = Result{}, false, false
+			it.res, it.skipped = Result{}, false
 			if i > 0 && (time.Since(start) > budget || g.busy() > 0) {
 				break // commit what is done; the rest is due again at once
 			}
@@ -427,7 +426,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 				it.skipped = true
 				continue
 			}
-			if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
+			if err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 				return err
 			}
 			finished[it.res.Status] = append(finished[it.res.Status], it.in.ID)
@@ -462,7 +461,7 @@ func (g *Ingester) runOne(ctx context.Context, it *item) {
 
 // applyItem locks the row and applies it, in tx.
 func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
-	it.res, it.queued, it.skipped = Result{}, false, false
+	it.res, it.skipped = Result{}, false
 	due, err := store.LockInbound(ctx, tx, g.st.Dialect, it.in.ID)
 	if err != nil {
 		return err
@@ -474,13 +473,13 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 	if err := g.lockCopies(ctx, tx, []*item{it}); err != nil {
 		return err
 	}
-	if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
+	if err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 		return err
 	}
 	return store.FinishInbound(ctx, tx, it.in.ID, it.res.Status)
 }
 
-// finish logs a committed outcome and wakes the outbound worker.
+// finish logs a committed outcome.
 func (g *Ingester) finish(it *item) {
 	id := it.in.ID
 	if it.skipped {
@@ -495,9 +494,6 @@ func (g *Ingester) finish(it *item) {
 		attrs = append(attrs, "automatic", it.class.Why)
 	}
 	g.log.Info("ingest: message stored", attrs...)
-	if it.queued && g.cfg.OnOutbox != nil {
-		g.cfg.OnOutbox()
-	}
 }
 
 // loadTeam makes sure the team exists and remembers its id. It runs outside any

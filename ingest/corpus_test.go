@@ -19,6 +19,7 @@ import (
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // The shared corpus of real-world mail lives beside the repository; it is never copied
@@ -175,7 +176,7 @@ func TestCorpusIngestsEveryMessage(t *testing.T) {
 				rt.Team = team
 				return rt, ok
 			}
-			g := New(st, Config{Resolve: resolve, Own: router.Own, Signer: signer, Composer: composer},
+			g := newTestIngester(st, Config{Resolve: resolve, Own: router.Own}, ticket.Config{Signer: signer, Composer: composer},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 			var parseErrs, fallbacks int

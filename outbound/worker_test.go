@@ -35,7 +35,7 @@ func queueOne(t *testing.T, st *store.Store) *store.Outbox {
 		t.Fatal(err)
 	}
 	row := &store.Outbox{Kind: outbound.KindClosed, Automatic: true, MailFrom: m.From, RcptTo: m.To, MessageID: m.MessageID, Raw: m.Raw}
-	err = st.Tx(context.Background(), func(tx *sqlx.Tx) error { return store.InsertOutbox(context.Background(), tx, row) })
+	err = st.Tx(context.Background(), func(tx *sqlx.Tx) error { return st.InsertOutbox(context.Background(), tx, row) })
 	if err != nil {
 		t.Fatal(err)
 	}

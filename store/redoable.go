@@ -44,5 +44,5 @@ func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	return runTx(ctx, conn, fn)
+	return s.runTx(ctx, conn, fn)
 }

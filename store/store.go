@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -39,6 +40,11 @@ type Store struct {
 
 	replica int64     // this process's liveness lock number (replica.go); 0: none
 	live    *sql.Conn // the connection holding it
+
+	// outboxWake is called after a transaction that wrote an outbox row commits
+	// (outbox.go); queued holds the open transactions that did.
+	outboxWake func()
+	queued     sync.Map // *sqlx.Tx -> struct{}
 }
 
 // Open connects to the database named by url: "sqlite:PATH" or "postgres://…".
@@ -164,7 +170,7 @@ func (s *Store) Close() error {
 
 // Tx runs fn in one transaction and commits it when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return runTx(ctx, s.DB, fn)
+	return s.runTx(ctx, s.DB, fn)
 }
 
 // txBeginner is a pool (sqlx.DB) or one held connection (sqlx.Conn).
@@ -172,20 +178,27 @@ type txBeginner interface {
 	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
 }
 
-// runTx runs fn in a transaction begun on b and commits it when fn returns nil.
-func runTx(ctx context.Context, b txBeginner, fn func(tx *sqlx.Tx) error) error {
+// runTx runs fn in a transaction begun on b and commits it when fn returns nil; then,
+// if fn wrote outbox rows, it wakes the outbound worker, so no caller has to remember.
+func (s *Store) runTx(ctx context.Context, b txBeginner, fn func(tx *sqlx.Tx) error) error {
 	tx, err := b.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	_, queued := s.queued.LoadAndDelete(tx) // a reused address must not inherit a mark
 	if err := fn(tx); err != nil {
+		s.queued.Delete(tx)
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return fmt.Errorf("%w (rollback: %v)", err, rerr)
 		}
 		return err
 	}
+	_, queued = s.queued.LoadAndDelete(tx)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if queued && s.outboxWake != nil {
+		s.outboxWake()
 	}
 	return nil
 }
