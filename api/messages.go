@@ -11,6 +11,7 @@ import (
 	"github.com/mxdesk/mxdesk/mailauth"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // messageList is the answer of GET /tickets/{id}/messages.
@@ -20,7 +21,7 @@ type messageList struct {
 
 // internalKind reports the messages a customer never sees.
 func internalKind(kind string) bool {
-	return kind == "note" || kind == "agent_rejected"
+	return kind == ticket.MsgNote || kind == ticket.MsgAgentRefused
 }
 
 // toMessage shapes a stored message. text is what people read (quoted history and
@@ -32,7 +33,7 @@ func toMessage(m *store.Message, atts []store.Attachment) Message {
 		From: Address{Email: m.FromAddr, Name: m.FromName}, To: []string{}, Cc: []string{},
 		Subject: m.Subject, MessageID: m.MessageID, Text: m.Text, TextFull: m.Text, HTML: m.HTML,
 		Auth: mailauth.Parse(m.AuthResults), Attachments: []Attachment{}, CreatedAt: m.CreatedAt.UTC()}
-	if m.Kind == "customer" && !threading.IsForward(m.Subject) {
+	if m.Kind == ticket.MsgCustomer && !threading.IsForward(m.Subject) {
 		out.Text = threading.StripText(m.Text)
 	}
 	_ = json.Unmarshal([]byte(m.ToJSON), &out.To)

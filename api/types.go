@@ -62,7 +62,7 @@ type AgentRef struct {
 type Message struct {
 	ID        int64  `json:"id"`
 	Direction string `json:"direction"`
-	// Kind is customer, agent, note, auto, bounce or agent_rejected; Internal is true
+	// Kind is customer, agent, note, auto, bounce or agent_refused; Internal is true
 	// for what the customer never sees (notes, refused agent mail).
 	Kind        string            `json:"kind"`
 	Internal    bool              `json:"internal"`

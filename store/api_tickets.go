@@ -109,7 +109,7 @@ func (q TicketQuery) where() (string, []any) {
 	if q.Text != "" {
 		pat := "%" + likeEscape(strings.ToLower(q.Text)) + "%"
 		add(`(LOWER(t.subject) LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM messages m
-			WHERE m.ticket_id = t.id AND m.kind <> 'agent_rejected' AND LOWER(m.text_body) LIKE ? ESCAPE '\'))`, pat, pat)
+			WHERE m.ticket_id = t.id AND m.kind <> 'agent_refused' AND LOWER(m.text_body) LIKE ? ESCAPE '\'))`, pat, pat)
 	}
 	return cond, args
 }
