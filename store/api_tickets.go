@@ -267,3 +267,23 @@ func ListTeams(ctx context.Context, q sqlx.QueryerContext) ([]TeamRow, error) {
 	}
 	return out, nil
 }
+
+// ClearTicketAssignee leaves a ticket without an assignee.
+func ClearTicketAssignee(ctx context.Context, q sqlx.ExtContext, id int64) error {
+	return setTicketColumn(ctx, q, id, "assignee_id", nil)
+}
+
+// LockTicket loads a ticket in tx and, on PostgreSQL, locks its row until the
+// transaction ends, so a change checked against the version read (If-Match) cannot
+// interleave with another. SQLite runs one writing transaction at a time anyway.
+func LockTicket(ctx context.Context, tx *sqlx.Tx, id int64) (*Ticket, error) {
+	query := ticketSelect + " WHERE t.id = ?"
+	if tx.DriverName() == "postgres" {
+		query += " FOR UPDATE OF t"
+	}
+	var t Ticket
+	if err := tx.GetContext(ctx, &t, tx.Rebind(query), id); err != nil {
+		return nil, fmt.Errorf("ticket %d: %w", id, notFound(err))
+	}
+	return &t, nil
+}
