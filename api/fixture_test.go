@@ -83,7 +83,8 @@ func setup(t testing.TB, st *store.Store, tune ...func(*api.Config)) *fixture {
 	composer, err := outbound.NewComposer(outbound.ComposerConfig{Domain: "example.com", From: "Example Support <support@example.com>"})
 	storetest.MustNotErr(t, "composer", err)
 	router := ingest.NewRouter(testMailboxes, signer)
-	tickets := ticket.New(st, ticket.Config{Composer: composer, Signer: signer, Links: ticket.NewLinks(testSecret, "http://portal.test")}, log)
+	tickets := ticket.New(st, ticket.Config{Composer: composer, Signer: signer, Own: router.Own,
+		Links: ticket.NewLinks(testSecret, "http://portal.test")}, log)
 	ing := ingest.New(st, ingest.Config{Resolve: router.Resolve, Own: router.Own, Tickets: tickets,
 		TrustedDomains: []string{"example.com", "example.org", "example.net"}}, log)
 	f := &fixture{t: t, ctx: ctx, st: st, tickets: tickets, ing: ing, tokens: map[string]string{}}
@@ -101,7 +102,8 @@ func setup(t testing.TB, st *store.Store, tune ...func(*api.Config)) *fixture {
 	f.tokens["admin"] = f.token("root@example.com", true)
 	f.tokens["nobody"] = f.token("nobody@example.com", false)
 	f.clock = &clock{}
-	f.cfg = api.Config{Store: st, Tickets: tickets, Log: log, RatePerSecond: 1000, Burst: 1000, Now: f.clock.now}
+	f.cfg = api.Config{Store: st, Tickets: tickets, Log: log, RatePerSecond: 1000, Burst: 1000, Now: f.clock.now,
+		Mailboxes: []api.Mailbox{{Address: "support@example.com", Team: "Support"}, {Address: "billing@example.com", Team: "Billing", Priority: "high"}}}
 	for _, fn := range tune {
 		fn(&f.cfg)
 	}

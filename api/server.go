@@ -32,6 +32,13 @@ type Config struct {
 	MaxUploadBytes int64
 	// Now is the clock (tests move it); nil is the store's.
 	Now func() time.Time
+	// Mailboxes are the support addresses POST /tickets files tickets under.
+	Mailboxes []Mailbox
+}
+
+// Mailbox is a support address, its team and its tickets' priority.
+type Mailbox struct {
+	Address, Team, Priority string
 }
 
 // Server serves the API. It is an http.Handler for everything under Prefix.

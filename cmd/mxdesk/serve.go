@@ -117,7 +117,11 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	agentAPI, err := api.New(api.Config{Store: st, Tickets: tickets, Log: log})
+	var mailboxes []api.Mailbox
+	for _, m := range cfg.Mailboxes {
+		mailboxes = append(mailboxes, api.Mailbox{Address: m.Address, Team: m.Team, Priority: m.Priority})
+	}
+	agentAPI, err := api.New(api.Config{Store: st, Tickets: tickets, Log: log, Mailboxes: mailboxes})
 	if err != nil {
 		return err
 	}
