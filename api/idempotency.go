@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -36,6 +37,9 @@ func (e *apiError) Error() string { return e.detail }
 func errNotFound(what string) error {
 	return &apiError{status: http.StatusNotFound, kind: probNotFound, detail: what + " not found"}
 }
+
+// idempotencyTTL is how long an Idempotency-Key's answer is replayed.
+const idempotencyTTL = 24 * time.Hour
 
 // validKey reports whether an Idempotency-Key is 1 to 200 printable ASCII characters.
 func validKey(k string) bool {
@@ -92,6 +96,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, p *principal, inp
 		}
 		b, err := json.Marshal(ans.body)
 		if err != nil {
+			return err
+		}
+		// Answers are kept for a day: retries come within minutes, and the table stays
+		// small without a job of its own.
+		if _, err := store.DeleteIdempotentAnswers(ctx, tx, p.token.ID, s.now().Add(-idempotencyTTL)); err != nil {
 			return err
 		}
 		return store.InsertIdempotentAnswer(ctx, tx, p.token.ID, key, store.IdempotentAnswer{Fingerprint: fp, Status: ans.status, Body: string(b)})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mxdesk/mxdesk/api"
 	"github.com/mxdesk/mxdesk/outbound"
@@ -172,6 +173,13 @@ func TestARetriedPostWithTheSameIdempotencyKeySendsNothingTwice(t *testing.T) {
 		}
 		if n := f.count("SELECT COUNT(*) FROM messages WHERE ticket_id = ? AND text_body = 'Concurrent.'", id); n != 1 {
 			t.Errorf("%d messages from 8 concurrent retries, want 1", n)
+		}
+		// A day later the key is forgotten: the same request is a new reply.
+		f.clock.add(25 * time.Hour)
+		f.json("POST", path, "ana", map[string]string{"type": "reply", "body": "Concurrent."}, "Idempotency-Key", "k-3")
+		before = replies()
+		if r := f.json("POST", path, "ana", body, "Idempotency-Key", "k-1"); r.status != 201 || r.header.Get("Idempotent-Replayed") != "" || replies() != before+1 {
+			t.Errorf("a day-old key: %d %v, %d new replies", r.status, r.header, replies()-before)
 		}
 	})
 }

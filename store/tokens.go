@@ -119,9 +119,9 @@ func InsertIdempotentAnswer(ctx context.Context, q sqlx.ExtContext, tokenID int6
 	return nil
 }
 
-// DeleteIdempotentAnswers forgets answers older than before (the cleanup job's work).
-func DeleteIdempotentAnswers(ctx context.Context, q sqlx.ExtContext, before time.Time) (int64, error) {
-	res, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM api_idempotency WHERE created_at < ?`), before)
+// DeleteIdempotentAnswers forgets a token's answers older than before.
+func DeleteIdempotentAnswers(ctx context.Context, q sqlx.ExtContext, tokenID int64, before time.Time) (int64, error) {
+	res, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM api_idempotency WHERE token_id = ? AND created_at < ?`), tokenID, before)
 	if err != nil {
 		return 0, fmt.Errorf("idempotency keys: cleanup: %w", err)
 	}

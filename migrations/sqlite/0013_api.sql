@@ -25,7 +25,7 @@ CREATE TABLE api_idempotency (
     created_at   TIMESTAMP NOT NULL,
     PRIMARY KEY (token_id, idem_key)
 );
-CREATE INDEX api_idempotency_created ON api_idempotency(created_at);
+CREATE INDEX api_idempotency_created ON api_idempotency(token_id, created_at);
 
 -- Listing tickets by team and by last change, newest first, page by page.
 CREATE INDEX tickets_team_status ON tickets(team_id, status, updated_at);
