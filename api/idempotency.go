@@ -77,7 +77,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, p *principal, inp
 		}
 		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), b...))
 		fp = hex.EncodeToString(sum[:])
-		if a, err := store.IdempotentAnswerFor(ctx, s.st.DB, p.token.ID, key); err == nil {
+		if a, err := store.IdempotentAnswerFor(ctx, s.st.DB, p.token.ID, key, s.now().Add(-idempotencyTTL)); err == nil {
 			replay(w, a, fp)
 			return
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -108,7 +108,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, p *principal, inp
 	var ae *apiError
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
-		a, err := store.IdempotentAnswerFor(ctx, s.st.DB, p.token.ID, key)
+		a, err := store.IdempotentAnswerFor(ctx, s.st.DB, p.token.ID, key, s.now().Add(-idempotencyTTL))
 		if err != nil {
 			s.fail(w, r, err)
 			return

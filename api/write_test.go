@@ -176,7 +176,6 @@ func TestARetriedPostWithTheSameIdempotencyKeySendsNothingTwice(t *testing.T) {
 		}
 		// A day later the key is forgotten: the same request is a new reply.
 		f.clock.add(25 * time.Hour)
-		f.json("POST", path, "ana", map[string]string{"type": "reply", "body": "Concurrent."}, "Idempotency-Key", "k-3")
 		before = replies()
 		if r := f.json("POST", path, "ana", body, "Idempotency-Key", "k-1"); r.status != 201 || r.header.Get("Idempotent-Replayed") != "" || replies() != before+1 {
 			t.Errorf("a day-old key: %d %v, %d new replies", r.status, r.header, replies()-before)

@@ -91,10 +91,12 @@ type IdempotentAnswer struct {
 	Body        string `db:"body"`
 }
 
-// IdempotentAnswerFor returns the answer stored for a token's key, or ErrNotFound.
-func IdempotentAnswerFor(ctx context.Context, q sqlx.QueryerContext, tokenID int64, key string) (*IdempotentAnswer, error) {
+// IdempotentAnswerFor returns the answer stored for a token's key since a time, or
+// ErrNotFound.
+func IdempotentAnswerFor(ctx context.Context, q sqlx.QueryerContext, tokenID int64, key string, since time.Time) (*IdempotentAnswer, error) {
 	var a IdempotentAnswer
-	err := sqlx.GetContext(ctx, q, &a, rebind(q, `SELECT fingerprint, status, body FROM api_idempotency WHERE token_id = ? AND idem_key = ?`), tokenID, key)
+	err := sqlx.GetContext(ctx, q, &a, rebind(q, `SELECT fingerprint, status, body FROM api_idempotency
+		WHERE token_id = ? AND idem_key = ? AND created_at >= ?`), tokenID, key, since)
 	if err != nil {
 		return nil, fmt.Errorf("idempotency key: %w", notFound(err))
 	}
