@@ -101,8 +101,8 @@ func cmdAgentToken(ctx context.Context, cfgPath string, args []string, stdout io
 	if *admin {
 		scope = "every team's tickets"
 	}
-	fmt.Fprintf(stdout, "token %d for %s (%s):\n\n  %s\n\nIt is shown only now; mxdesk keeps its hash. Send it as 'Authorization: Bearer %s…'.\n",
-		t.ID, agent.Email, scope, tok, tok[:8])
+	fmt.Fprintf(stdout, "token %d for %s (%s):\n\n  %s\n\nIt is shown only now; mxdesk keeps its hash. Send it as 'Authorization: Bearer TOKEN'.\n",
+		t.ID, agent.Email, scope, tok)
 	return nil
 }
 
