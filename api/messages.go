@@ -121,7 +121,11 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, p *princi
 	h := w.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}))
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename})
+	if disp == "" || a.Filename == "" {
+		disp = "attachment" // a name FormatMediaType cannot write (control characters): none
+	}
+	h.Set("Content-Disposition", disp)
 	h.Set("Content-Security-Policy", "sandbox")
 	h.Set("ETag", `"`+a.SHA256+`"`)
 	w.WriteHeader(http.StatusOK)

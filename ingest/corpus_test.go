@@ -217,30 +217,6 @@ func TestCorpusIngestsEveryMessage(t *testing.T) {
 	}
 }
 
-// TestCorpusMessageIDCollisionsAreCounted says how much of the corpus shares Message-IDs,
-// which is why the ingest test above gives each message its own team.
-func TestCorpusMessageIDCollisionsAreCounted(t *testing.T) {
-	p := NewParser()
-	first := map[string]string{} // Message-ID -> sender of its first message
-	var same, other int
-	for _, m := range corpusMessages(t) {
-		pm := p.Parse(m.Raw)
-		if pm.MessageID == "" {
-			continue
-		}
-		from, seen := first[pm.MessageID]
-		switch {
-		case !seen:
-			first[pm.MessageID] = pm.From.Address
-		case from == pm.From.Address:
-			same++
-		default:
-			other++
-		}
-	}
-	t.Logf("%d corpus messages repeat an earlier Message-ID: %d from the same sender, %d from another", same+other, same, other)
-}
-
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line

@@ -64,6 +64,8 @@ type Ingester struct {
 	oldestID atomic.Int64
 	oldestAt atomic.Int64
 	heldBack atomic.Int64
+	// burstLogged is set while a logged burst lasts, so its end is logged too.
+	burstLogged atomic.Bool
 }
 
 // New returns an Ingester that changes tickets through cfg.Tickets.

@@ -463,7 +463,7 @@ Status: 5.1.1
 				if n := len(h.messages(1)); n != 1 {
 					t.Errorf("ticket 1 has %d messages, want 1: the echo must not be appended to it", n)
 				}
-				// Today the echo opens a flagged ticket of its own (PITFALLS 4 would rather
+				// Today the echo opens a flagged ticket of its own (pitfall 4 would rather
 				// it opened none); logged, not asserted.
 				t.Logf("after the echo there are %d tickets", h.count("SELECT COUNT(*) FROM tickets"))
 			},

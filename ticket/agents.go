@@ -3,7 +3,6 @@ package ticket
 import (
 	"context"
 	"net/mail"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -38,14 +37,8 @@ func conversation(ctx context.Context, tx *sqlx.Tx, ticketID int64) ([]outbound.
 		if m.FromName != "" {
 			from = m.FromName + " <" + m.FromAddr + ">"
 		}
-		text := threading.StripText(m.Text)
-		if m.Kind == MsgAgent || m.Kind == MsgNote || threading.IsForward(m.Subject) {
-			// An agent's text is already what they meant to say; a forward is all
-			// "quote", and the quote is the point.
-			text = m.Text
-		}
 		out = append(out, outbound.Entry{From: from, When: m.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"),
-			Text: strings.TrimSpace(text), Internal: m.Kind == MsgNote})
+			Text: ReadableText(&m), Internal: m.Kind == MsgNote})
 	}
 	return out, nil
 }
