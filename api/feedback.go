@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"sort"
@@ -136,7 +137,7 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, p *principal) 
 	}
 	q := store.FeedbackQuery{Scope: p.scope, Since: &since, Until: &until, Agent: strings.ToLower(v.Get("agent"))}
 	if t := v.Get("team"); t != "" {
-		if q.TeamID, err = s.teamID(ctx, t); err == store.ErrNotFound {
+		if q.TeamID, err = s.teamID(ctx, t); errors.Is(err, store.ErrNotFound) {
 			errs = append(errs, FieldError{Field: "team", Message: "no team has that name or id"})
 		} else if err != nil {
 			s.fail(w, r, err)

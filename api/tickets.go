@@ -52,18 +52,19 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p *principa
 			return
 		}
 	}
-	if a := v.Get("assignee"); a != "" {
-		switch id, err := s.agentID(ctx, a); {
-		case a == "none":
-			q.AssigneeID = -1
-		case errors.Is(err, store.ErrNotFound):
+	switch a := v.Get("assignee"); a {
+	case "":
+	case "none":
+		q.AssigneeID = -1
+	default:
+		id, err := s.agentID(ctx, a)
+		if errors.Is(err, store.ErrNotFound) {
 			bad("assignee", "no agent has that address or id (none: unassigned)")
-		case err != nil:
+		} else if err != nil {
 			s.fail(w, r, err)
 			return
-		default:
-			q.AssigneeID = id
 		}
+		q.AssigneeID = id
 	}
 	if c := v.Get("contact"); c != "" {
 		if id, err := strconv.ParseInt(c, 10, 64); err == nil && id > 0 {

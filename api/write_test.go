@@ -275,6 +275,12 @@ func TestAPatchChangesATicketAsTheAgentsCommandsDo(t *testing.T) {
 		if r.status != 200 || tk.Priority != "urgent" || tk.Assignee == nil || tk.Assignee.Email != "ana@example.com" || r.header.Get("ETag") == tag {
 			t.Fatalf("patch: %d %s", r.status, r.body)
 		}
+		if got := f.walk("/api/v1/tickets?assignee=ana@example.com&priority=urgent", "ana"); fmt.Sprint(got) != fmt.Sprint([]int64{id}) {
+			t.Errorf("tickets assigned to ana: %v", got)
+		}
+		if got := f.walk("/api/v1/tickets?assignee=none", "ana"); len(got) != 0 {
+			t.Errorf("unassigned tickets: %v", got)
+		}
 		// The old version is stale now: 409, and nothing changes.
 		if r := f.json("PATCH", path, "ana", map[string]any{"status": "closed"}, "If-Match", tag); r.status != 409 {
 			t.Fatalf("stale If-Match: %d", r.status)
