@@ -354,3 +354,41 @@ func TestATicketOpenedForACustomerIsAcknowledgedLikeAMailedOne(t *testing.T) {
 		}
 	})
 }
+
+// TestOfTwoPatchesOfOneVersionOnlyOneWins sends the same If-Match from several
+// clients at once: one changes the ticket, the others get 409 and change nothing.
+func TestOfTwoPatchesOfOneVersionOnlyOneWins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := setup(t, st)
+		support, _ := f.seed(1, 0)
+		path := fmt.Sprintf("/api/v1/tickets/%d", support[0])
+		tag := f.get(path, "ana").header.Get("ETag")
+		prios := []string{"low", "high", "urgent", "low", "high", "urgent"}
+		codes := make([]int, len(prios))
+		var wg sync.WaitGroup
+		for i, p := range prios {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i] = f.json("PATCH", path, "ana", map[string]string{"priority": p}, "If-Match", tag).status
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, c := range codes {
+			switch c {
+			case 200:
+				won++
+			case 409:
+			default:
+				t.Errorf("status %d", c)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d of %d patches of one version won (%v), want 1", won, len(codes), codes)
+		}
+		if n := f.count("SELECT COUNT(*) FROM events WHERE ticket_id = ? AND kind = 'priority_changed'", support[0]); n != 1 {
+			t.Errorf("%d priority changes recorded, want 1", n)
+		}
+	})
+}
