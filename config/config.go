@@ -59,6 +59,7 @@ type Config struct {
 	Portal   Portal   `toml:"portal"`
 	Metrics  Metrics  `toml:"metrics"`
 	DNS      DNS      `toml:"dns"`
+	API      API      `toml:"api"`
 	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
 	// authenticated without DKIM or SPF (customers who cannot sign their
 	// mail). Their From can be forged by anyone: list as few as possible.
@@ -206,6 +207,14 @@ type Portal struct {
 	BaseURL string `toml:"base_url"`
 }
 
+// API configures the agents' JSON API under /api/v1 on the portal's listener.
+type API struct {
+	// RatePerMinute and Burst are each token's budget: Burst requests at once,
+	// refilled at RatePerMinute. Past it: 429 with Retry-After.
+	RatePerMinute int `toml:"rate_per_minute"`
+	Burst         int `toml:"burst"`
+}
+
 // Duration wraps time.Duration so TOML and environment values are Go
 // duration strings ("90s", "48h") rather than bare nanosecond counts, which
 // are easy to get wrong by a factor of a billion.
@@ -321,6 +330,7 @@ func base() *Config {
 		Portal: Portal{
 			Listen: "127.0.0.1:8080",
 		},
+		API: API{RatePerMinute: 600, Burst: 50},
 	}
 }
 

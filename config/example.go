@@ -209,4 +209,10 @@ listen = "127.0.0.1:8080"
 # Public URL of the portal, used for links in mail.
 # Default: "http://" + listen.
 #base_url = "http://127.0.0.1:8080"
+
+[api]
+# Each API token's budget: burst requests at once, refilled at rate_per_minute.
+# Past it: 429 with Retry-After.
+rate_per_minute = 600
+burst = 50
 `

@@ -165,6 +165,8 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 
 	check("portal.listen", checkHostPort(c.Portal.Listen, true))
 	check("portal.base_url", checkBaseURL(c.Portal.BaseURL))
+	check("api.rate_per_minute", checkPositive(c.API.RatePerMinute))
+	check("api.burst", checkPositive(c.API.Burst))
 
 	return errors.Join(errs...)
 }

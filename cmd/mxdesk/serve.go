@@ -121,7 +121,8 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	for _, m := range cfg.Mailboxes {
 		mailboxes = append(mailboxes, api.Mailbox{Address: m.Address, Team: m.Team, Priority: m.Priority})
 	}
-	agentAPI, err := api.New(api.Config{Store: st, Tickets: tickets, Log: log, Mailboxes: mailboxes})
+	agentAPI, err := api.New(api.Config{Store: st, Tickets: tickets, Log: log, Mailboxes: mailboxes,
+		RatePerSecond: float64(cfg.API.RatePerMinute) / 60, Burst: cfg.API.Burst})
 	if err != nil {
 		return err
 	}
