@@ -1,0 +1,63 @@
+package portal_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/mxdesk/mxdesk/outbound"
+	"github.com/mxdesk/mxdesk/portal"
+	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/store/storetest"
+	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
+)
+
+// TestAMountedHandlerGetsItsPathsAheadOfThePortalsLimits: the agent API is mounted on
+// the portal's listener; it gets every path under its prefix with the whole body (the
+// portal caps its own at 64 KiB), and the portal keeps the rest.
+func TestAMountedHandlerGetsItsPathsAheadOfThePortalsLimits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		secret := []byte("0123456789abcdef0123456789abcdef")
+		composer, err := outbound.NewComposer(outbound.ComposerConfig{Domain: "example.com", From: "Support <support@example.com>"})
+		storetest.MustNotErr(t, "composer", err)
+		links := ticket.NewLinks(secret, "http://portal.test")
+		svc := ticket.New(st, ticket.Config{Composer: composer, Signer: threading.NewSigner(secret), Links: links}, log)
+		web, err := portal.New(st, svc, links, composer.Brand(), log)
+		storetest.MustNotErr(t, "portal", err)
+		web.Mount("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+				return
+			}
+			w.Write([]byte("mounted " + r.URL.Path + " " + strconv.FormatInt(n, 10)))
+		}))
+		srv := httptest.NewServer(web.Handler())
+		t.Cleanup(srv.Close)
+		post := func(path string, size int) (int, string) {
+			resp, err := http.Post(srv.URL+path, "application/octet-stream", bytes.NewReader(make([]byte, size)))
+			storetest.MustNotErr(t, "post", err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if code, body := post("/api/v1/tickets", 200<<10); code != 200 || body != "mounted /api/v1/tickets 204800" {
+			t.Errorf("mounted handler with 200 KiB: %d %q", code, body)
+		}
+		resp, err := http.Get(srv.URL + "/healthz")
+		storetest.MustNotErr(t, "healthz", err)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("the portal's /healthz after Mount: %d", resp.StatusCode)
+		}
+		if code, body := post("/l/x", 200<<10); code == 200 && bytes.Contains([]byte(body), []byte("mounted")) {
+			t.Errorf("a portal path reached the mounted handler: %q", body)
+		}
+	})
+}
