@@ -135,9 +135,36 @@ func TestAnAgentSeesNothingOfAnotherTeam(t *testing.T) {
 				}
 			}
 		}
+		// Writes: 404, and not a row changes.
+		snapshot := func() string {
+			return fmt.Sprint(f.count("SELECT COUNT(*) FROM messages"), f.count("SELECT COUNT(*) FROM outbox"),
+				f.count("SELECT COUNT(*) FROM events"), f.ticket(id).UpdatedAt.UnixMicro())
+		}
+		before := snapshot()
+		for _, who := range []string{"bob", "nobody"} {
+			for _, w := range []struct {
+				method, path string
+				body         any
+			}{
+				{"POST", fmt.Sprintf("/api/v1/tickets/%d/messages", id), map[string]string{"type": "reply", "body": "Mallory says hi."}},
+				{"POST", fmt.Sprintf("/api/v1/tickets/%d/messages", id), map[string]string{"type": "note", "body": "x"}},
+				{"PATCH", fmt.Sprintf("/api/v1/tickets/%d", id), map[string]string{"status": "closed"}},
+				{"PATCH", fmt.Sprintf("/api/v1/tickets/%d", id), map[string]string{"team": "Billing"}},
+			} {
+				if r := f.json(w.method, w.path, who, w.body); r.status != 404 {
+					t.Errorf("%s %s %s: %d, want 404", who, w.method, w.path, r.status)
+				}
+			}
+		}
+		if after := snapshot(); after != before {
+			t.Errorf("another team's writes changed rows: %s -> %s", before, after)
+		}
 		for _, p := range paths {
 			if r := f.get(p, "ana"); r.status != 200 {
 				t.Errorf("ana GET %s: %d", p, r.status)
+			}
+			if r := f.get(p, "admin"); r.status != 200 {
+				t.Errorf("admin GET %s: %d", p, r.status)
 			}
 		}
 	})
