@@ -186,7 +186,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if relay == "" {
 		relay = "none: outgoing mail is written to this log"
 	}
-	log.Info("mxdesk ready", "domain", cfg.Domain, "smtp", smtpL.Addr().String(), "portal", cfg.Portal.BaseURL,
+	log.Info("mxdesk ready", "domain", cfg.Domain, "smtp", smtpL.Addr().String(), "portal", cfg.Portal.BaseURL, "api", cfg.Portal.BaseURL+api.Prefix,
 		"database", dbKind(cfg.DatabaseURL), "mailboxes", len(cfg.Mailboxes), "relay", relay)
 
 	var serveErr error
