@@ -54,6 +54,8 @@ func BenchmarkAPI100k(b *testing.B) {
 				{"tickets_open_team", "ana", func() string { return "/api/v1/tickets?status=open" }},
 				{"tickets_open_admin", "admin", func() string { return "/api/v1/tickets?status=open" }},
 				{"tickets_open_count", "ana", func() string { return "/api/v1/tickets?status=open&count=true" }},
+				{"contacts_admin", "admin", func() string { return "/api/v1/contacts?limit=50" }},
+				{"contacts_team", "ana", func() string { return "/api/v1/contacts?limit=50" }},
 				{"messages", "admin", func() string {
 					return fmt.Sprintf("/api/v1/tickets/%d/messages", 1+rng.IntN(benchTickets))
 				}},

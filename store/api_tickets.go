@@ -207,12 +207,19 @@ type ContactQuery struct {
 	Limit   int
 }
 
-// QueryContacts returns contacts by id, with the number of their tickets in scope.
+// QueryContacts returns contacts by id, with the number of their tickets in scope. The
+// page is found by walking contacts in id order and probing each one's tickets
+// (tickets_contact_team), so a page costs the same however many tickets there are;
+// only the page's contacts have their tickets counted.
 func (s *Store) QueryContacts(ctx context.Context, q ContactQuery) ([]ContactRow, error) {
-	cond, args := q.Scope.where()
-	query := `SELECT c.id, c.email, c.name, c.language, c.created_at, COUNT(t.id) AS tickets
-		FROM contacts c JOIN tickets t ON t.contact_id = c.id WHERE ` + cond + " AND c.id > ?"
+	cond, scopeArgs := q.Scope.where()
+	var args []any
+	args = append(args, scopeArgs...)
+	query := `SELECT c.id, c.email, c.name, c.language, c.created_at,
+		(SELECT COUNT(*) FROM tickets t WHERE t.contact_id = c.id AND ` + cond + `) AS tickets
+		FROM contacts c WHERE c.id > ? AND EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id AND ` + cond + `)`
 	args = append(args, q.AfterID)
+	args = append(args, scopeArgs...)
 	if q.Text != "" {
 		pat := "%" + likeEscape(strings.ToLower(q.Text)) + "%"
 		query += ` AND (LOWER(c.email) LIKE ? ESCAPE '\' OR LOWER(c.name) LIKE ? ESCAPE '\')`
@@ -222,7 +229,7 @@ func (s *Store) QueryContacts(ctx context.Context, q ContactQuery) ([]ContactRow
 	if limit <= 0 {
 		limit = 50
 	}
-	query += " GROUP BY c.id, c.email, c.name, c.language, c.created_at ORDER BY c.id LIMIT ?"
+	query += " ORDER BY c.id LIMIT ?"
 	args = append(args, limit)
 	var out []ContactRow
 	if err := s.DB.SelectContext(ctx, &out, s.DB.Rebind(query), args...); err != nil {

@@ -30,3 +30,5 @@ CREATE INDEX api_idempotency_created ON api_idempotency(token_id, created_at);
 -- Listing tickets by team and by last change, newest first, page by page.
 CREATE INDEX tickets_team_status ON tickets(team_id, status, updated_at);
 CREATE INDEX tickets_updated ON tickets(updated_at, id);
+-- A contact's tickets within a team: the contacts list probes and counts them per page.
+CREATE INDEX tickets_contact_team ON tickets(contact_id, team_id);
