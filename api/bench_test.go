@@ -56,6 +56,7 @@ func BenchmarkAPI100k(b *testing.B) {
 				{"tickets_open_count", "ana", func() string { return "/api/v1/tickets?status=open&count=true" }},
 				{"contacts_admin", "admin", func() string { return "/api/v1/contacts?limit=50" }},
 				{"contacts_team", "ana", func() string { return "/api/v1/contacts?limit=50" }},
+				{"search_rare", "admin", func() string { return fmt.Sprintf("/api/v1/tickets?q=problem+%d&limit=10", 90000+rng.IntN(9000)) }},
 				{"messages", "admin", func() string {
 					return fmt.Sprintf("/api/v1/tickets/%d/messages", 1+rng.IntN(benchTickets))
 				}},
