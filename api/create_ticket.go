@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,7 +29,12 @@ type newTicket struct {
 	Mailbox     string `json:"mailbox,omitempty"`
 	Priority    string `json:"priority,omitempty"`
 	Acknowledge *bool  `json:"acknowledge,omitempty"`
+	// Fields are custom fields stored with the ticket, as a portal template's are.
+	Fields map[string]string `json:"fields,omitempty"`
 }
+
+// fieldName is a custom field's name: what a template's field may be called.
+var fieldName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // createTicket: POST /tickets, a ticket opened on behalf of a customer, as if they had
 // mailed the mailbox: the team's agents hear of it, the customer gets the
@@ -61,6 +68,21 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, p *princip
 	if in.Priority != "" && !ticket.ValidPriority(in.Priority) {
 		bad("priority", "must be low, medium, high or urgent")
 	}
+	if len(in.Fields) > 30 {
+		bad("fields", "at most 30")
+	}
+	var fields []store.Field
+	for name, value := range in.Fields {
+		switch {
+		case !fieldName.MatchString(name):
+			bad("fields."+name, "a name is 1 to 64 of a-z, 0-9 and _, starting with a letter")
+		case len(value) > 4000:
+			bad("fields."+name, "at most 4000 bytes")
+		}
+		fields = append(fields, store.Field{Name: name, Label: name, Value: value})
+	}
+	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 	var mb *Mailbox
 	if in.Mailbox != "" {
 		if mb = s.mailboxOf(in.Mailbox); mb == nil {
@@ -91,7 +113,7 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, p *princip
 		return
 	}
 	nt := ticket.NewTicket{Subject: in.Subject, Priority: cmp.Or(in.Priority, mb.Priority), TeamID: teamID, Mailbox: mb.Address,
-		Source: ticket.SourceAPI, Reason: "opened through the API by " + agent.Email,
+		Source: ticket.SourceAPI, Reason: "opened through the API by " + agent.Email, Fields: fields,
 		Message: ticket.Incoming{From: ticket.Person{Email: addr.Address, Name: in.Contact.Name}, Subject: in.Subject,
 			Text: in.Body, To: []mail.Address{{Address: mb.Address}}}}
 	if in.Acknowledge != nil && !*in.Acknowledge {
@@ -106,7 +128,11 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, p *princip
 		if err != nil {
 			return answer{}, err
 		}
-		return answer{status: http.StatusCreated, body: toTicket(tk, nil), header: map[string]string{
+		out := toTicket(tk, nil)
+		if out.Fields, err = s.fields(ctx, tx, id); err != nil {
+			return answer{}, err
+		}
+		return answer{status: http.StatusCreated, body: out, header: map[string]string{
 			"Location": Prefix + "/tickets/" + strconv.FormatInt(id, 10), "ETag": etag(tk)}}, nil
 	})
 }

@@ -158,8 +158,13 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, p *principa
 		s.fail(w, r, err)
 		return
 	}
+	out := toTicket(tk, agents)
+	if out.Fields, err = s.fields(ctx, s.st.DB, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", etag(tk))
-	writeJSON(w, http.StatusOK, toTicket(tk, agents))
+	writeJSON(w, http.StatusOK, out)
 }
 
 // etagListHas reports whether an If-Match list names tag (strong comparison, RFC 9110

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/ticket"
 )
@@ -251,6 +253,24 @@ func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, p *principal)
 		s.fail(w, r, err)
 		return
 	}
+	out := toTicket(t, agents)
+	if out.Fields, err = s.fields(r.Context(), s.st.DB, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", etag(t))
-	writeJSON(w, http.StatusOK, toTicket(t, agents))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// fields loads a ticket's custom fields for a one-ticket answer.
+func (s *Server) fields(ctx context.Context, q sqlx.QueryerContext, id int64) (*[]Field, error) {
+	rows, err := store.ListFields(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Field, 0, len(rows))
+	for _, f := range rows {
+		out = append(out, Field{Name: f.Name, Label: f.Label, Value: f.Value})
+	}
+	return &out, nil
 }

@@ -26,6 +26,16 @@ type Ticket struct {
 	SLA            SLA        `json:"sla"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// Fields are the ticket's custom fields (a portal template's, or given to POST
+	// /tickets), in one ticket's answers only, not in lists.
+	Fields *[]Field `json:"fields,omitempty"`
+}
+
+// Field is a custom field of a ticket.
+type Field struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // SLA is a ticket's clock: deadlines in working time and when they were met.

@@ -236,6 +236,8 @@ func TestBadWritesGetAProblemAndChangeNothing(t *testing.T) {
 			{"create: unknown mailbox", "POST", "/api/v1/tickets", "ana", json, `{"contact":{"email":"eve@example.org"},"subject":"s","body":"b","mailbox":"sales@example.com"}`, nil, 422, "mailbox"},
 			{"create: no subject", "POST", "/api/v1/tickets", "ana", json, `{"contact":{"email":"eve@example.org"},"subject":" ","body":"b"}`, nil, 422, "subject"},
 			{"create: header injection", "POST", "/api/v1/tickets", "ana", json, `{"contact":{"email":"eve@example.org"},"subject":"s\r\nBcc: x@example.net","body":"b"}`, nil, 422, "subject"},
+			{"create: bad field name", "POST", "/api/v1/tickets", "ana", json, `{"contact":{"email":"eve@example.org"},"subject":"s","body":"b","fields":{"Bad-Name":"x"}}`, nil, 422, "fields.Bad-Name"},
+			{"create: field not a string", "POST", "/api/v1/tickets", "ana", json, `{"contact":{"email":"eve@example.org"},"subject":"s","body":"b","fields":{"n":1}}`, nil, 400, ""},
 			{"create: no team", "POST", "/api/v1/tickets", "nobody", json, `{"contact":{"email":"eve@example.org"},"subject":"s","body":"b"}`, nil, 422, "mailbox"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -342,10 +344,22 @@ func TestATicketOpenedForACustomerIsAcknowledgedLikeAMailedOne(t *testing.T) {
 		r = f.json("POST", "/api/v1/tickets", "admin", map[string]any{
 			"contact": map[string]string{"email": "erin@example.org"}, "subject": "Quiet", "body": "No mail please.",
 			"mailbox": "support@example.com", "acknowledge": false, "priority": "low",
+			"fields": map[string]string{"version": "1.2", "order_no": "A-17"},
 		})
 		r.decode(t, &tk)
 		if r.status != 201 || tk.Team.Name != "Support" || tk.Priority != "low" {
 			t.Fatalf("admin create: %d %s", r.status, r.body)
+		}
+		// The custom fields are stored with the ticket and shown with it, not in lists.
+		var got api.Ticket
+		f.get(fmt.Sprintf("/api/v1/tickets/%d", tk.ID), "ana").decode(t, &got)
+		if got.Fields == nil || fmt.Sprint(*got.Fields) != "[{order_no order_no A-17} {version version 1.2}]" {
+			t.Errorf("fields %+v", got.Fields)
+		}
+		var list ticketPage
+		f.get("/api/v1/tickets", "ana").decode(t, &list)
+		if len(list.Data) == 0 || list.Data[0].Fields != nil {
+			t.Errorf("a list carries fields: %+v", list.Data)
 		}
 		for _, o := range f.outbox(tk.ID) {
 			if strings.HasPrefix(o, outbound.KindAck) {

@@ -17,7 +17,7 @@ type FeedbackRow struct {
 	CreatedAt time.Time `db:"created_at"`
 	TeamID    int64     `db:"team_id"`
 	Team      string    `db:"team"`
-	Choice    string    `db:"-"` // "4", "good", …: the link the customer clicked
+	Choice    string    `db:"choice"` // "4", "good", …: what the customer clicked or chose
 	Agents    []string  `db:"-"` // addresses of the agents who replied on the ticket
 }
 
@@ -51,7 +51,7 @@ func (s *Store) QueryFeedback(ctx context.Context, q FeedbackQuery) ([]FeedbackR
 	}
 	from := ` FROM feedback f JOIN tickets t ON t.id = f.ticket_id JOIN teams tm ON tm.id = t.team_id WHERE ` + cond
 	var rows []FeedbackRow
-	err := s.DB.SelectContext(ctx, &rows, s.DB.Rebind(`SELECT f.id, f.ticket_id, f.rating, f.comment, f.created_at,
+	err := s.DB.SelectContext(ctx, &rows, s.DB.Rebind(`SELECT f.id, f.ticket_id, f.rating, f.comment, f.choice, f.created_at,
 		t.team_id, tm.name AS team`+from+` ORDER BY f.created_at, f.id`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("feedback: %w", err)
@@ -92,8 +92,9 @@ func (s *Store) QueryFeedback(ctx context.Context, q FeedbackQuery) ([]FeedbackR
 	for i := range rows {
 		r := &rows[i]
 		r.Agents = agents[r.TicketID]
-		// Ratings and rated events of one ticket come in the same order.
-		if c := choices[r.TicketID]; seen[r.TicketID] < len(c) {
+		// Ratings and rated events of one ticket come in the same order; a rating made
+		// in the portal carries its option itself.
+		if c := choices[r.TicketID]; r.Choice == "" && seen[r.TicketID] < len(c) {
 			r.Choice = c[seen[r.TicketID]]
 		}
 		seen[r.TicketID]++
