@@ -18,7 +18,7 @@ type FeedbackRow struct {
 	TeamID    int64     `db:"team_id"`
 	Team      string    `db:"team"`
 	Choice    string    `db:"choice"` // "4", "good", …: what the customer clicked or chose
-	Agents    []string  `db:"-"` // addresses of the agents who replied on the ticket
+	Agents    []string  `db:"-"`      // addresses of the agents who replied on the ticket
 }
 
 // FeedbackQuery narrows QueryFeedback; zero values mean no restriction.
