@@ -20,6 +20,8 @@ func TestCommandHelpDoesNothingElse(t *testing.T) {
 		{[]string{"queue", "-help"}, []string{"queue inbound", "queue retry outbound ID", "queue drop outbound ID"}},
 		{[]string{"jobs", "run", "cleanup", "-h"}, []string{"jobs run NAME", "inbound-retry, outbound-sweep, cleanup"}},
 		{[]string{"agent", "add", "--help"}, []string{"agent add EMAIL --team T", "an agent who answers"}},
+		{[]string{"agent", "token", "-h"}, []string{"agent token EMAIL [--name N] [--admin]", "agent token revoke ID"}},
+		{[]string{"feedback", "report", "-h"}, []string{"feedback report [--since 30d]", "per team and per agent"}},
 		{[]string{"kb", "import", "-h"}, []string{"kb import DIR [--prune]", "kb list [--json]"}},
 	}
 	dir := t.TempDir()
