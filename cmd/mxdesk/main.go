@@ -45,6 +45,14 @@ Commands:
   jobs [--json]             the background jobs: schedule, next run, last result
   jobs run NAME             run one job now (feedback-requests, auto-close, sla-warnings,
                             inbound-retry, outbound-sweep, cleanup) beside a running serve
+  import mbox|maildir|eml PATH [--mailbox ADDR] [--closed-before DAYS] [--format mboxrd|mboxo]
+                            [--dry-run] [--json]
+                            bring an old mailbox in: tickets and replies by original date,
+                            no mail sent, old tickets Closed; resumable, a rerun adds nothing
+  dkim keygen --selector S [--ed25519] [--out FILE]
+                            a new DKIM key (0600, never overwrites) and its DNS record
+  backup FILE               a consistent copy of the SQLite database while serve runs
+                            (PostgreSQL: use pg_dump)
 
 Configuration:
   --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:
@@ -144,6 +152,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
 	case "jobs":
 		err = cmdJobs(ctx, *cfgPath, rest, stdout, stderr)
+	case "dkim":
+		err = cmdDKIM(ctx, *cfgPath, rest, stdout)
+	case "backup":
+		err = cmdBackup(ctx, *cfgPath, rest, stdout)
 	default:
 		fmt.Fprintf(stderr, "mxdesk: unknown command %q\n\n%s", cmd, usage)
 		return 2
