@@ -195,6 +195,12 @@ listen = "127.0.0.1:9325"
 # Go's profiler under /debug/pprof/ on the same listener (keep it private).
 pprof = false
 
+[log]
+# "text" (key=value lines, for people) or "json" (one JSON object per line,
+# for log shippers). Every line about a message carries its spool id
+# (inbound_id) and Message-ID (message_id).
+format = "text"
+
 [dns]
 # host:port of the recursive resolver used for DKIM, SPF and DMARC (and MX).
 # Empty: the nameservers of /etc/resolv.conf.

@@ -152,6 +152,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
 	case "jobs":
 		err = cmdJobs(ctx, *cfgPath, rest, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, *cfgPath, rest, stdout, stderr)
 	case "dkim":
 		err = cmdDKIM(ctx, *cfgPath, rest, stdout)
 	case "backup":
@@ -247,11 +249,20 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
+	return newLoggerFormat(w, level, "text")
+}
+
+// newLoggerFormat is newLogger with [log] format: "json" writes one object per line.
+func newLoggerFormat(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func cmdMigrate(ctx context.Context, cfgPath string, stdout io.Writer) error {

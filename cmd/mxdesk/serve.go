@@ -49,7 +49,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLoggerFormat(stderr, cfg.LogLevel, cfg.Log.Format)
 	if dbKind(cfg.DatabaseURL) != "postgres" {
 		release, err := lockSQLite(cfg.DatabaseURL)
 		if err != nil {
