@@ -81,6 +81,8 @@ type Ingester struct {
 	oldestID atomic.Int64
 	oldestAt atomic.Int64
 	heldBack atomic.Int64
+	// archive is set by NewArchive: old mail is stored, nothing sent (archive.go).
+	archive *archiveMode
 }
 
 // New returns an Ingester.
@@ -264,7 +266,9 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			if dec.Pointed != 0 {
 				tk.LinkedTicketID = &dec.Pointed
 			}
-			g.tickets.StartSLA(tk) // response_by, resolution_by, outside_hours
+			if g.archive == nil {
+				g.tickets.StartSLA(tk) // response_by, resolution_by, outside_hours
+			}
 			if err := store.InsertTicket(ctx, tx, tk); err != nil {
 				return false, err
 			}
@@ -279,16 +283,21 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		}
 		res.Tickets = append(res.Tickets, ticketID)
 		res.Messages = append(res.Messages, msgID)
-		q, err := g.afterCustomerMessage(ctx, tx, ticketID, created, class, sender, pm)
-		if err != nil {
-			return false, err
+		if g.archive == nil {
+			q, err := g.afterCustomerMessage(ctx, tx, ticketID, created, class, sender, pm)
+			if err != nil {
+				return false, err
+			}
+			queued = queued || q
 		}
-		queued = queued || q
 		if created {
 			res.Created = append(res.Created, ticketID)
 			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "flag": dec.Flag, "automatic": class.Why})
 			if err := store.InsertEvent(ctx, tx, ticketID, "created", sender, string(data)); err != nil {
 				return false, err
+			}
+			if g.archive != nil {
+				continue // old mail: nobody is acknowledged
 			}
 			if quarantine != "" {
 				// The From is likely forged: an acknowledgement would be backscatter.
