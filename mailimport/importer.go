@@ -127,6 +127,9 @@ func (im *Importer) Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.DryRun {
 		return sum, im.dryRun(ctx, src, todo, sum, o)
 	}
+	if err := im.st.ForBulk(ctx); err != nil {
+		return sum, err
+	}
 	bar = newProgress(o.Progress, o.Terminal, "importing", len(todo))
 	defer bar.done()
 	for i := 0; i < len(todo); {

@@ -109,3 +109,20 @@ func OurMessage(ctx context.Context, tx *sqlx.Tx, msgid, sender string) (int64, 
 	}
 	return ids[0], nil
 }
+
+// ForBulk readies the connection for long write transactions with savepoints (an
+// import): on SQLite the savepoints' sub-journal in memory instead of a temporary file,
+// and a page cache of 64 MiB instead of 2 MiB, so a batch's pages are not spilled
+// before the commit (measured: a third of an import's time was those file writes).
+// A no-op on PostgreSQL. SQLite has one connection here, so the settings stick.
+func (s *Store) ForBulk(ctx context.Context) error {
+	if s.Dialect != SQLite {
+		return nil
+	}
+	for _, p := range []string{"PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY"} {
+		if _, err := s.DB.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("bulk: %s: %w", p, err)
+		}
+	}
+	return nil
+}
