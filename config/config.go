@@ -24,6 +24,10 @@ import (
 	"time"
 )
 
+// DefaultMaxAutoPerHour is the loop guard's default: automatic mails to one address in
+// an hour, beyond which the rest are kept as suppressed.
+const DefaultMaxAutoPerHour = 10
+
 // Config is the whole mxdesk configuration. The toml tags are the key names
 // used in the file; the environment variable for a key is derived from the
 // same tag (see Load), so adding a field here is all it takes to make a new
@@ -145,7 +149,7 @@ type Outbound struct {
 	RetryMax Duration `toml:"retry_max"`
 	// MaxAutoPerHour caps automatic mails (acknowledgements, notifications)
 	// to one address per hour, which stops mail loops with other
-	// autoresponders.
+	// autoresponders (DefaultMaxAutoPerHour).
 	MaxAutoPerHour int `toml:"max_auto_per_hour"`
 	// RetrySchedule is the wait after each failed delivery attempt; the last
 	// step repeats until RetryMax. Temporary failures only: a 5xx is final.
@@ -311,7 +315,7 @@ func base() *Config {
 		TrustedUnauthenticatedDomains: []string{},
 		Outbound: Outbound{
 			RetryMax:        Duration{48 * time.Hour},
-			MaxAutoPerHour:  10,
+			MaxAutoPerHour:  DefaultMaxAutoPerHour,
 			RetrySchedule:   Durations{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}, {4 * time.Hour}},
 			DefaultLanguage: "en",
 			SentRetention:   Duration{90 * 24 * time.Hour},

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 func TestAReplyAddressOfAMissingTicketOpensANewOneInsteadOfFailing(t *testing.T) {
@@ -41,7 +43,7 @@ func TestMailToTheAgentsAddressIsRelayedOnlyFromAnAgent(t *testing.T) {
 			relayed           bool
 			kind              string
 		}{
-			{"a stranger", "Mallory <mallory@evil.test>", "", false, "agent_rejected"},
+			{"a stranger", "Mallory <mallory@evil.test>", "", false, ticket.MsgAgentRefused},
 			{"the agent's out-of-office", "Ana <ana@example.com>", "Auto-Submitted: auto-replied", false, "auto"},
 			{"the agent", "Ana <ana@example.com>", "", true, "agent"},
 		}
@@ -70,8 +72,7 @@ func TestMailToTheAgentsAddressIsRelayedOnlyFromAnAgent(t *testing.T) {
 
 func TestAReplyToATicketClosedLongAgoOpensALinkedOne(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		h := newHarness(t, st, 0)
-		h.g.cfg.ReopenWindow = 24 * time.Hour
+		h := newHarnessWith(t, st, ticket.Config{ReopenWindow: 24 * time.Hour})
 		h.newTicketFromAlice()
 		reply := threading.ReplyAddress("support@example.com", h.signer.Token(threading.RoleCustomer, 1))
 		for i, closedAgo := range []time.Duration{time.Hour, 48 * time.Hour} {
@@ -137,6 +138,47 @@ func TestAMailboxsPriorityIsItsTicketsPriority(t *testing.T) {
 		h.ingest("alice@example.org", support, customer(alice, "", "A question"))
 		if p1, p2 := h.ticket(1).Priority, h.ticket(2).Priority; p1 != "urgent" || p2 != "medium" {
 			t.Errorf("priorities %s, %s; want urgent from outage@, medium by default", p1, p2)
+		}
+	})
+}
+
+func TestAnUnauthenticatedAgentReplyReachesOnlyTheAgentWithWhyAndTheFix(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 0) // example.com is not trusted, and nothing here signs
+		h.newTicketFromAlice()
+		if _, err := store.UpsertAgent(h.ctx, st.DB, "ana@example.com", "Ana", "Support"); err != nil {
+			t.Fatal(err)
+		}
+		agentAddr := threading.ReplyAddress("support@example.com", h.signer.Token(threading.RoleAgent, 1))
+		before := len(h.outbox())
+		for i := range 3 {
+			// The From is forged as often as it is a misconfigured server: the notice
+			// goes to the agent's configured address, whatever the envelope says.
+			raw := fmt.Sprintf("From: Ana <ana@example.com>\r\nTo: %s\r\nSubject: Re: [#1]\r\nMessage-ID: <ana-%d@example.com>\r\n\r\nTry turning it off.\r\n", agentAddr, i)
+			h.ingest("bounce-me@elsewhere.test", []string{agentAddr}, raw)
+		}
+		var notices int
+		for _, o := range h.outbox()[before:] {
+			switch {
+			case o.RcptTo == "ana@example.com" && o.Kind == "agent_reply_refused":
+				notices++
+				raw := strings.ReplaceAll(string(o.Raw), "=\r\n", "") // quoted-printable soft breaks
+				for _, want := range []string{"NOT sent", "SPF", "DKIM", "trusted_unauthenticated_domains", "Try turning it off."} {
+					if !strings.Contains(raw, want) {
+						t.Errorf("the notice does not say %q:\n%s", want, raw)
+					}
+				}
+			default:
+				t.Errorf("mail %s to %s: an unauthenticated reply must reach nobody but the agent", o.Kind, o.RcptTo)
+			}
+		}
+		if notices != 1 {
+			t.Errorf("%d notices to the agent for 3 refused replies within the hour, want 1", notices)
+		}
+		for _, m := range h.messages(1)[1:] {
+			if m.Kind != ticket.MsgAgentRefused || m.Direction != store.DirOut {
+				t.Errorf("message %d stored as %s/%s, want out/%s", m.ID, m.Direction, m.Kind, ticket.MsgAgentRefused)
+			}
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/mxdesk/mxdesk/store"
-	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // Archive mode stores the messages of an old mailbox (`mxdesk import`) through the same
@@ -214,7 +213,7 @@ func (g *Ingester) archiveApply(ctx context.Context, tx *sqlx.Tx, m *ArchiveMess
 		}
 	}
 	if outcome == "" {
-		if _, err := g.apply(ctx, tx, in, pm, class, &res); err != nil {
+		if err := g.apply(ctx, tx, in, pm, class, &res); err != nil {
 			return Archived{}, err
 		}
 		outcome = ArchivedReply
@@ -248,7 +247,6 @@ func (g *Ingester) isOurs(ctx context.Context, tx *sqlx.Tx, sender string) (bool
 // ticket for its first recipient outside the support side. It reports false when it
 // found neither (a mail among agents only), which is then stored like a customer's.
 func (g *Ingester) archiveOurs(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class, sender string, res *Result) (bool, error) {
-	t := g.now()
 	rt := g.routes(in.Rcpt)[0]
 	if pm.MessageID != "" {
 		dup, err := store.OurMessage(ctx, tx, pm.MessageID, sender)
@@ -271,58 +269,36 @@ func (g *Ingester) archiveOurs(ctx context.Context, tx *sqlx.Tx, in *store.Inbou
 			break
 		}
 	}
+	var customer ticket.Person
 	if ticketID == 0 {
-		var customer *struct{ addr, name string }
 		for _, a := range slices.Concat(pm.To, pm.Cc) {
 			ours, err := g.isOurs(ctx, tx, strings.ToLower(a.Address))
 			if err != nil {
 				return false, err
 			}
 			if !ours && a.Address != "" {
-				customer = &struct{ addr, name string }{strings.ToLower(a.Address), a.Name}
+				customer = ticket.Person{Email: strings.ToLower(a.Address), Name: a.Name}
 				break
 			}
 		}
-		if customer == nil {
+		if customer.Email == "" {
 			return false, nil
 		}
-		teamID, err := g.teamID(ctx, tx, rt.Team)
-		if err != nil {
-			return false, err
-		}
-		contactID, err := store.UpsertContact(ctx, tx, customer.addr, customer.name)
-		if err != nil {
-			return false, err
-		}
-		tk := &store.Ticket{
-			Subject: threading.StripSubjectTag(pm.Subject), Status: "open", Priority: cmp.Or(rt.Priority, "medium"),
-			TeamID: teamID, ContactID: contactID, Mailbox: rt.Mailbox, CreatedAt: t, UpdatedAt: t,
-		}
-		if err := store.InsertTicket(ctx, tx, tk); err != nil {
-			return false, err
-		}
-		ticketID = tk.ID
-		if err := store.AddParticipant(ctx, tx, ticketID, contactID, "contact"); err != nil {
-			return false, err
-		}
-		if err := store.InsertEvent(ctx, tx, ticketID, "created", sender, jsonObj("reason", "imported: the support side wrote first")); err != nil {
-			return false, err
-		}
-		res.Created = append(res.Created, ticketID)
 	}
-	msgID, err := g.storeMessage(ctx, tx, ticketID, in, pm, class, sender, t)
+	teamID, err := g.teamID(ctx, tx, rt.Team)
 	if err != nil {
 		return false, err
 	}
-	if err := store.MarkOurs(ctx, tx, msgID, "agent"); err != nil {
+	msg := incoming(in, pm, class, sender)
+	msg.At, msg.Archive = in.ReceivedAt, true
+	id, msgID, err := g.tickets.AddImportedOurs(ctx, tx, ticketID, customer, ticket.NewTicket{
+		Subject: pm.Subject, Priority: rt.Priority, TeamID: teamID, Mailbox: rt.Mailbox, Source: ticket.SourceImport, Message: msg})
+	if err != nil {
 		return false, err
 	}
-	if err := store.InsertEvent(ctx, tx, ticketID, "agent_replied", sender, jsonObj("reason", "imported")); err != nil {
-		return false, err
+	if ticketID == 0 {
+		res.Created = append(res.Created, id)
 	}
-	if err := store.TouchTicket(ctx, tx, ticketID, t); err != nil {
-		return false, err
-	}
-	res.Tickets, res.Messages, res.Status = append(res.Tickets, ticketID), append(res.Messages, msgID), store.InboundDone
+	res.Tickets, res.Messages, res.Status = append(res.Tickets, id), append(res.Messages, msgID), store.InboundDone
 	return true, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -14,7 +13,7 @@ import (
 )
 
 // bigMessage is the size from which ingest streams a message from the database instead
-// of holding it whole while enmime decodes it (issue 7: a 25 MB message may grow the
+// of holding it whole while enmime decodes it (a 25 MB message should grow the
 // process by less than three times its size).
 const bigMessage = 8 << 20
 
@@ -30,111 +29,6 @@ const (
 	handoverBytes = 16 << 20
 )
 
-// yieldMax is how long ingest waits, before each batch, for the SMTP sessions waiting on
-// the spool: they have a client waiting for a 250, ingest has not. Bounded, so a
-// sustained flood slows ingest down but never stops it.
-const yieldMax = 10 * time.Millisecond
-
-// A burst is sessions beginning to wait for the spool less than burstGap apart (hundreds
-// of messages a second; a helpdesk's usual mail is far below that). During one, ingest
-// holds back entirely while the oldest row waiting for it is younger than BurstLag:
-// parsing, threading and the acknowledgement took a quarter of the box's CPU from the
-// sessions (measured: 1,663-1,826 msg/s accepted with ingest running beside them,
-// 2,059-2,293 with it held back). Once the oldest row is BurstLag old ingest runs beside
-// the sessions again, so in a flood that never ends no message waits much longer than
-// BurstLag for its ticket, and ingest takes only the share of the box that keeps it so.
-const (
-	BurstLag = 10 * time.Second
-	burstGap = 5 * time.Millisecond
-)
-
-// SMTPLoad is what ingest reads of the SMTP side to give way to it (store.Spool).
-type SMTPLoad interface {
-	// Waiting is how many sessions are waiting for their commit now.
-	Waiting() int
-	// LastWait is when a session last began waiting for its commit.
-	LastWait() time.Time
-}
-
-// YieldTo makes the ingester give way to the SMTP sessions load reports: before each
-// batch while any waits for the spool (yieldMax), and for up to lag during a burst
-// (BurstLag in serve; 0 turns the hold off). Call it before Run.
-func (g *Ingester) YieldTo(load SMTPLoad, lag time.Duration) { g.load, g.burstLag = load, lag }
-
-// busy reports how many sessions are waiting for the spool now.
-func (g *Ingester) busy() int {
-	if g.load == nil {
-		return 0
-	}
-	return g.load.Waiting()
-}
-
-// yield waits, up to yieldMax, until no session is waiting for the spool.
-func (g *Ingester) yield() {
-	for deadline := time.Now().Add(yieldMax); g.busy() > 0 && time.Now().Before(deadline); {
-		time.Sleep(500 * time.Microsecond)
-	}
-}
-
-// holdBack waits while the SMTP side is in a burst, until the oldest row waiting (which
-// arrived at oldest) is burstLag old, and reports whether it waited. It returns early
-// when ctx ends.
-func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
-	if g.load == nil || g.burstLag <= 0 {
-		return false
-	}
-	until := oldest.Add(g.burstLag)
-	for ; ; held = true {
-		now := time.Now()
-		if !now.Before(until) || g.load.Waiting() == 0 && now.Sub(g.load.LastWait()) >= burstGap {
-			return held
-		}
-		if g.heldBack.Add(1) == 1 {
-			// Once per backlog: the admin reading the log learns why tickets lag.
-			g.log.Info("ingest: SMTP burst, holding back so sessions go first",
-				"oldest_waiting", now.Sub(oldest).Round(time.Millisecond), "at_most", g.burstLag)
-		}
-		t := time.NewTimer(min(burstGap, until.Sub(now)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return held
-		case <-t.C:
-		}
-	}
-}
-
-// oldestDue records when the oldest row waiting for ingest, id, arrived: from the
-// handover when it is there, else from the database. A row it cannot read counts as
-// old, so ingest does not hold back for it.
-func (g *Ingester) oldestDue(ctx context.Context, id int64) time.Time {
-	if id == g.oldestID.Load() {
-		return time.Unix(0, g.oldestAt.Load())
-	}
-	t, ok := g.handed.receivedAt(id)
-	if !ok {
-		if in, err := store.GetInboundRow(ctx, g.st.DB, id); err == nil {
-			t = in.ReceivedAt
-		} else {
-			g.log.Warn("ingest: backlog age unknown", "err", err)
-			t = time.Now().Add(-g.burstLag)
-		}
-	}
-	g.oldestAt.Store(t.UnixNano())
-	g.oldestID.Store(id)
-	return t
-}
-
-// Backlog is how long the oldest spool row waiting for ingest has waited (zero when
-// ingest has caught up). Up to BurstLag is a burst being absorbed; more means ingest is
-// not keeping up.
-func (g *Ingester) Backlog() time.Duration {
-	if g.oldestID.Load() == 0 {
-		return 0
-	}
-	return time.Since(time.Unix(0, g.oldestAt.Load()))
-}
-
 // batchTime is how long one ingest transaction may keep adding rows: short on SQLite,
 // whose one connection the spool's writer waits for.
 func batchTime(dialect string) time.Duration {
@@ -142,94 +36,6 @@ func batchTime(dialect string) time.Duration {
 		return 25 * time.Millisecond
 	}
 	return 5 * time.Millisecond
-}
-
-// handover keeps the messages the spool has just committed, so ingest parses the bytes
-// smtpd already holds instead of reading every message back from the database (for a
-// 25 MB message, two more copies). It is only a cache: a row missing here is read from
-// the spool, and correctness never depends on it.
-type handover struct {
-	mu    sync.Mutex
-	rows  map[int64]*store.Inbound
-	bytes int
-}
-
-func (h *handover) put(ins []*store.Inbound) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.rows == nil {
-		h.rows = map[int64]*store.Inbound{}
-	}
-	for _, in := range ins {
-		// cap, not len: the buffer smtpd read into stays alive with the row. A message
-		// bigger than the budget is still taken when it is alone: reading it back would
-		// cost two more copies of it.
-		if in.ID == 0 || h.bytes > 0 && h.bytes+cap(in.Raw) > handoverBytes {
-			continue
-		}
-		if len(in.Raw) > bigMessage {
-			// Parsed from the database in chunks instead (prepare), so smtpd's copy
-			// can go as soon as the session is done with it.
-			continue
-		}
-		h.rows[in.ID] = in
-		h.bytes += cap(in.Raw)
-	}
-}
-
-// receivedAt is when a handed-over row arrived.
-func (h *handover) receivedAt(id int64) (time.Time, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if in := h.rows[id]; in != nil && !in.ReceivedAt.IsZero() {
-		return in.ReceivedAt, true
-	}
-	return time.Time{}, false
-}
-
-func (h *handover) take(id int64) *store.Inbound {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	in := h.rows[id]
-	if in != nil {
-		delete(h.rows, id)
-		h.bytes -= cap(in.Raw)
-	}
-	return in
-}
-
-// forget drops what is no longer due: rows below the newest due id that were not due
-// (another replica took them), or everything when nothing was due.
-func (h *handover) forget(due []int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(due) == 0 {
-		clear(h.rows)
-		h.bytes = 0
-		return
-	}
-	isDue := make(map[int64]bool, len(due))
-	last := int64(0)
-	for _, id := range due {
-		isDue[id] = true
-		last = max(last, id)
-	}
-	for id, in := range h.rows {
-		if id < last && !isDue[id] {
-			delete(h.rows, id)
-			h.bytes -= cap(in.Raw)
-		}
-	}
-}
-
-// Notify hands over the rows the spool has just committed and wakes the ingester; it
-// never blocks the SMTP session.
-func (g *Ingester) Notify(ins []*store.Inbound) {
-	g.handed.put(ins)
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Run processes due spool rows until ctx ends, then returns after the batch in hand.
@@ -263,7 +69,6 @@ type item struct {
 	pm      *Parsed
 	class   Class
 	res     Result
-	queued  bool
 	skipped bool // another replica has it, or it is no longer due
 	done    bool // handled in the batch transaction
 	err     error
@@ -276,8 +81,11 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if len(ids) == 0 {
-		if g.oldestID.Swap(0) != 0 && g.heldBack.Swap(0) != 0 {
-			g.log.Info("ingest: caught up after the burst")
+		if g.oldestID.Swap(0) != 0 {
+			g.heldBack.Store(0)
+			if g.burstLogged.Swap(false) {
+				g.log.Info("ingest: caught up after the burst")
+			}
 		}
 		return 0, nil
 	}
@@ -418,7 +226,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		}
 		finished := map[string][]int64{}
 		for i, it := range todo {
-			it.res, it.queued, it.skipped = Result{}, false, false
+			it.res, it.skipped = Result{}, false
 			if i > 0 && (time.Since(start) > budget || g.busy() > 0) {
 				break // commit what is done; the rest is due again at once
 			}
@@ -427,7 +235,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 				it.skipped = true
 				continue
 			}
-			if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
+			if err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 				return err
 			}
 			finished[it.res.Status] = append(finished[it.res.Status], it.in.ID)
@@ -462,7 +270,7 @@ func (g *Ingester) runOne(ctx context.Context, it *item) {
 
 // applyItem locks the row and applies it, in tx.
 func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
-	it.res, it.queued, it.skipped = Result{}, false, false
+	it.res, it.skipped = Result{}, false
 	due, err := store.LockInbound(ctx, tx, g.st.Dialect, it.in.ID)
 	if err != nil {
 		return err
@@ -474,13 +282,13 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 	if err := g.lockCopies(ctx, tx, []*item{it}); err != nil {
 		return err
 	}
-	if it.queued, err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
+	if err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 		return err
 	}
 	return store.FinishInbound(ctx, tx, it.in.ID, it.res.Status)
 }
 
-// finish logs a committed outcome and wakes the outbound worker.
+// finish logs a committed outcome.
 func (g *Ingester) finish(it *item) {
 	id := it.in.ID
 	if it.skipped {
@@ -495,9 +303,6 @@ func (g *Ingester) finish(it *item) {
 		attrs = append(attrs, "automatic", it.class.Why)
 	}
 	g.log.Info("ingest: message stored", attrs...)
-	if it.queued && g.cfg.OnOutbox != nil {
-		g.cfg.OnOutbox()
-	}
 }
 
 // loadTeam makes sure the team exists and remembers its id. It runs outside any

@@ -193,6 +193,24 @@ func TestBatch(t *testing.T) {
 			},
 		},
 		{
+			name: "one message whose session just waited is held for a moment, and the log tells of no burst",
+			run: func(t *testing.T, h *harness) {
+				// The session that delivered it waited on the spool a moment ago: that
+				// alone looks like the start of a burst for burstGap, and no longer.
+				load := &fakeLoad{last: time.Now()}
+				h.g.YieldTo(load, BurstLag)
+				logs := captureLog(h.g)
+				h.spool("single@example.org", support, customer("single@example.org", "", "Just one"))
+				h.drain()
+				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 1 {
+					t.Errorf("%d tickets, want 1", got)
+				}
+				if strings.Contains(logs.String(), "burst") {
+					t.Errorf("the log tells of a burst for one message:\n%s", logs)
+				}
+			},
+		},
+		{
 			name: "mail that is not a burst is ingested at once, whatever the lag",
 			run: func(t *testing.T, h *harness) {
 				h.g.YieldTo(&fakeLoad{last: time.Now().Add(-time.Second)}, time.Hour)

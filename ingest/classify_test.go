@@ -35,14 +35,14 @@ func TestClassifyTellsAutomaticMailFromPeople(t *testing.T) {
 			raw: message("Hello", "From: Alice <alice@example.org>", "To: support@example.com", "Subject: help"),
 		},
 		{
-			name: "a delivery-status report is a bounce (PITFALLS 12)", mailFrom: "bounces@mx.example.net",
+			name: "a delivery-status report is a bounce (pitfall 12)", mailFrom: "bounces@mx.example.net",
 			raw: message("--r\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--r\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n--r--",
 				"From: Mail Delivery System <delivery@mx.example.net>", "Subject: Undelivered Mail",
 				`Content-Type: multipart/report; report-type="delivery-status"; boundary="r"`),
 			automatic: true, bounce: true, whyMentioning: "delivery-status",
 		},
 		{
-			name: "Auto-Submitted: auto-replied is automatic but not a bounce (PITFALLS 13)", mailFrom: human,
+			name: "Auto-Submitted: auto-replied is automatic but not a bounce (pitfall 13)", mailFrom: human,
 			raw:       message("I am away", "From: alice@example.org", "Subject: Out of office", "Auto-Submitted: auto-replied"),
 			automatic: true, whyMentioning: "Auto-Submitted",
 		},
@@ -52,7 +52,7 @@ func TestClassifyTellsAutomaticMailFromPeople(t *testing.T) {
 			automatic: true, whyMentioning: "Auto-Submitted",
 		},
 		{
-			name: "Auto-Submitted: no is a person (PITFALLS 14)", mailFrom: human,
+			name: "Auto-Submitted: no is a person (pitfall 14)", mailFrom: human,
 			raw: message("Hi", "From: alice@example.org", "Auto-Submitted: no"),
 		},
 		{
@@ -60,7 +60,7 @@ func TestClassifyTellsAutomaticMailFromPeople(t *testing.T) {
 			raw: message("Hi", "From: alice@example.org", "Auto-Submitted: No (sent by a human)"),
 		},
 		{
-			name: "Precedence: bulk is automatic (PITFALLS 15)", mailFrom: human,
+			name: "Precedence: bulk is automatic (pitfall 15)", mailFrom: human,
 			raw: message("news", "From: alice@example.org", "Precedence: bulk"), automatic: true, whyMentioning: "Precedence",
 		},
 		{
@@ -96,7 +96,7 @@ func TestClassifyTellsAutomaticMailFromPeople(t *testing.T) {
 			raw: message("promo", "From: alice@example.org", "List-Unsubscribe: <mailto:leave@example.org>"), automatic: true, whyMentioning: "List-Unsubscribe",
 		},
 		{
-			name: "an empty MAIL FROM is a bounce (PITFALLS 16)", mailFrom: "",
+			name: "an empty MAIL FROM is a bounce (pitfall 16)", mailFrom: "",
 			raw:       message("returned", "From: someone@mx.example.net", "Subject: failure notice"),
 			automatic: true, bounce: true, whyMentioning: "MAIL FROM",
 		},
@@ -150,7 +150,7 @@ func TestClassifyTellsAutomaticMailFromPeople(t *testing.T) {
 			automatic: true, whyMentioning: "multipart/report",
 		},
 		{
-			name: "mail from our own mailbox is never answered (PITFALLS 17)", mailFrom: "support@example.com",
+			name: "mail from our own mailbox is never answered (pitfall 17)", mailFrom: "support@example.com",
 			raw:       message("[#1] ack", "From: Example Support <Support@Example.com>"),
 			automatic: true, whyMentioning: "own",
 		},

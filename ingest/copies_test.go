@@ -12,7 +12,7 @@ import (
 
 // TestCopiesOnTwoReplicasAreStoredOnce: an MTA that timed out waiting for one replica's
 // 250 retries at another, so two replicas can ingest copies of one message at the same
-// moment. Each message must be stored once (design guarantee 2), one row done and the
+// moment. Each message must be stored once (guarantee 2), one row done and the
 // other a duplicate, whether the copies meet as single rows or in batches that hold them
 // in opposite orders.
 func TestCopiesOnTwoReplicasAreStoredOnce(t *testing.T) {

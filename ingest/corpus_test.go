@@ -19,6 +19,7 @@ import (
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // The shared corpus of real-world mail lives beside the repository; it is never copied
@@ -175,7 +176,7 @@ func TestCorpusIngestsEveryMessage(t *testing.T) {
 				rt.Team = team
 				return rt, ok
 			}
-			g := New(st, Config{Resolve: resolve, Own: router.Own, Signer: signer, Composer: composer},
+			g := newTestIngester(st, Config{Resolve: resolve, Own: router.Own}, ticket.Config{Signer: signer, Composer: composer},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 			var parseErrs, fallbacks int
@@ -214,30 +215,6 @@ func TestCorpusIngestsEveryMessage(t *testing.T) {
 				len(msgs), n, parseErrs, fallbacks, kinds)
 		})
 	}
-}
-
-// TestCorpusMessageIDCollisionsAreCounted says how much of the corpus shares Message-IDs,
-// which is why the ingest test above gives each message its own team.
-func TestCorpusMessageIDCollisionsAreCounted(t *testing.T) {
-	p := NewParser()
-	first := map[string]string{} // Message-ID -> sender of its first message
-	var same, other int
-	for _, m := range corpusMessages(t) {
-		pm := p.Parse(m.Raw)
-		if pm.MessageID == "" {
-			continue
-		}
-		from, seen := first[pm.MessageID]
-		switch {
-		case !seen:
-			first[pm.MessageID] = pm.From.Address
-		case from == pm.From.Address:
-			same++
-		default:
-			other++
-		}
-	}
-	t.Logf("%d corpus messages repeat an earlier Message-ID: %d from the same sender, %d from another", same+other, same, other)
 }
 
 func firstLine(s string) string {

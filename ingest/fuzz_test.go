@@ -20,6 +20,7 @@ import (
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // fuzzSeeds returns the corpus messages: all of them under -fuzz, every 25th in a plain
@@ -94,7 +95,7 @@ func FuzzIngest(f *testing.F) {
 		f.Fatal(err)
 	}
 	router := NewRouter([]config.Mailbox{{Address: "support@example.com", Team: "Support"}}, signer)
-	g := New(st, Config{Resolve: router.Resolve, Own: router.Own, Signer: signer, Composer: composer},
+	g := newTestIngester(st, Config{Resolve: router.Resolve, Own: router.Own}, ticket.Config{Signer: signer, Composer: composer},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	f.Fuzz(func(t *testing.T, raw []byte) {

@@ -1,13 +1,9 @@
 package ingest
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
 	"sort"
 	"strings"
@@ -17,7 +13,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/mxdesk/mxdesk/outbound"
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/threading"
 	"github.com/mxdesk/mxdesk/ticket"
@@ -43,22 +38,10 @@ type Config struct {
 	Resolve func(rcpt string) (Route, bool)
 	// Own reports whether an address is one of our mailboxes (mail from it is never answered).
 	Own func(addr string) bool
-	// Signer makes reply tokens for the acknowledgement's Reply-To.
-	Signer *threading.Signer
-	// Composer builds the acknowledgement.
-	Composer *outbound.Composer
-	// MaxAutoPerHour caps automatic mails to one address per hour (loop guard).
-	MaxAutoPerHour int
-	// Tickets queues the notifications of ticket changes. When nil, one is built from
-	// Composer, Signer and MaxAutoPerHour (without signed links).
+	// Tickets is the one door every ticket change goes through.
 	Tickets *ticket.Service
-	// ReopenWindow is how long after closing a reply reopens a ticket; a later reply
-	// opens a new ticket linked to the old one. Zero: always reopen.
-	ReopenWindow time.Duration
 	// TrustedDomains are sender domains whose unauthenticated mail counts as authenticated.
 	TrustedDomains []string
-	// OnOutbox is called after a transaction that queued mail (the outbound worker wakes).
-	OnOutbox func()
 }
 
 // Ingester processes spool rows.
@@ -81,20 +64,16 @@ type Ingester struct {
 	oldestID atomic.Int64
 	oldestAt atomic.Int64
 	heldBack atomic.Int64
-	// archive is set by NewArchive: old mail is stored, nothing sent (archive.go).
+	// burstLogged is set while a logged burst lasts, so its end is logged too.
+	burstLogged atomic.Bool
+	// archive is set by NewArchive: old mail, stored at its own date, nothing sent
+	// (archive.go).
 	archive *archiveMode
 }
 
-// New returns an Ingester.
+// New returns an Ingester that changes tickets through cfg.Tickets.
 func New(st *store.Store, cfg Config, log *slog.Logger) *Ingester {
-	if cfg.MaxAutoPerHour <= 0 {
-		cfg.MaxAutoPerHour = 10
-	}
-	tickets := cfg.Tickets
-	if tickets == nil {
-		tickets = ticket.New(st, ticket.Config{Composer: cfg.Composer, Signer: cfg.Signer, MaxAutoPerHour: cfg.MaxAutoPerHour}, log)
-	}
-	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), tickets: tickets, wake: make(chan struct{}, 1), now: store.Now}
+	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), tickets: cfg.Tickets, wake: make(chan struct{}, 1), now: store.Now}
 }
 
 // Result is what processing one spool row did, for logs and tests.
@@ -153,7 +132,7 @@ func senderOf(in *store.Inbound, pm *Parsed) string {
 		sender = strings.ToLower(in.MailFrom)
 	}
 	if sender == "" {
-		sender = "unknown@invalid"
+		sender = ticket.NoSender
 	}
 	return sender
 }
@@ -176,17 +155,20 @@ func (g *Ingester) lockCopies(ctx context.Context, tx *sqlx.Tx, items []*item) e
 	return store.LockCopies(ctx, tx, keys)
 }
 
-func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class, res *Result) (queued bool, err error) {
+// apply routes, deduplicates and threads one parsed message, then hands it to the
+// ticket service: a new ticket, a reply on one, or an agent's mail. It decides where a
+// message goes; what that changes is the service's.
+func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class, res *Result) error {
 	routes := g.routes(in.Rcpt)
 	if len(routes) == 0 {
-		return false, errNoRoute
+		return errNoRoute
 	}
 	sender := senderOf(in, pm)
 	lookup := txLookup{tx}
 	t := g.now()
-	bounced, err := bounceRefs(ctx, tx, in, pm, class)
+	bounced, err := g.bounceRefs(ctx, tx, in, pm, class)
 	if err != nil {
-		return false, err
+		return err
 	}
 	quarantine := quarantineFlag(in)
 	for _, rt := range routes {
@@ -196,7 +178,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			// for this mailbox, so it opens a ticket instead of failing forever.
 			ok, err := store.TicketExists(ctx, tx, rt.TicketID)
 			if err != nil {
-				return false, err
+				return err
 			}
 			if !ok {
 				g.log.Warn("ingest: reply address names a ticket that does not exist; opening a new one", "ticket", rt.TicketID, "inbound_id", in.ID)
@@ -205,12 +187,12 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		}
 		teamID, err := g.teamID(ctx, tx, rt.Team)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if pm.MessageID != "" {
-			dup, err := duplicateIn(ctx, tx, pm.MessageID, sender, teamID, rt.TicketID)
+			dup, err := store.DuplicateMessage(ctx, tx, pm.MessageID, sender, teamID, rt.TicketID)
 			if err != nil {
-				return false, err
+				return err
 			}
 			if dup != 0 {
 				res.Duplicate = true
@@ -218,12 +200,23 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 				continue
 			}
 		}
+		msg := incoming(in, pm, class, sender)
+		if g.archive != nil {
+			msg.At, msg.Archive = t, true
+		}
 		if rt.Agent {
-			q, err := g.agentMail(ctx, tx, rt, in, pm, class, sender, res)
-			if err != nil {
-				return false, err
+			agent, err := store.AgentByEmail(ctx, tx, sender)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
 			}
-			queued = queued || q
+			msg.Text = threading.StripText(pm.Text)
+			msgID, err := g.tickets.HandleAgentMail(ctx, tx, rt.TicketID, ticket.AgentMail{
+				Agent: agent, Authenticated: g.authenticated(in, sender), Message: msg})
+			if err != nil {
+				return err
+			}
+			res.Tickets = append(res.Tickets, rt.TicketID)
+			res.Messages = append(res.Messages, msgID)
 			continue
 		}
 		dec, err := threading.Decide(ctx, threading.Input{
@@ -235,144 +228,77 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			Authenticated: g.authenticated(in, sender),
 		}, lookup)
 		if err != nil {
-			return false, err
-		}
-		contactID, err := store.UpsertContact(ctx, tx, sender, pm.From.Name)
-		if err != nil {
-			return false, err
+			return err
 		}
 		if dec.TicketID != 0 && !class.Automatic {
 			// A reply long after the ticket was closed is a new matter: a new ticket,
 			// linked to the old one, instead of waking a conversation everyone forgot.
 			old, err := store.GetTicket(ctx, tx, dec.TicketID)
 			if err != nil {
-				return false, err
+				return err
 			}
-			if old.Status == ticket.StatusClosed && old.ClosedAt != nil && g.cfg.ReopenWindow > 0 && t.Sub(*old.ClosedAt) > g.cfg.ReopenWindow {
+			if g.tickets.OpensNew(old, t) {
 				dec = threading.Decision{Reason: "closed-long-ago", Pointed: old.ID}
 			}
 		}
-		ticketID := dec.TicketID
-		created := ticketID == 0
 		if dec.Flag == "" {
 			dec.Flag = quarantine
 		}
-		if created {
-			tk := &store.Ticket{
-				Subject: threading.StripSubjectTag(pm.Subject), Status: "open", Priority: cmp.Or(rt.Priority, "medium"),
-				TeamID: teamID, ContactID: contactID, Mailbox: rt.Mailbox,
-				Flagged: dec.Flag != "", FlagReason: dec.Flag, CreatedAt: t, UpdatedAt: t,
+		if dec.TicketID != 0 {
+			msgID, err := g.tickets.AddCustomerMessage(ctx, tx, dec.TicketID, msg, dec.Reason, quarantine)
+			if err != nil {
+				return err
 			}
-			if dec.Pointed != 0 {
-				tk.LinkedTicketID = &dec.Pointed
-			}
-			if g.archive == nil {
-				g.tickets.StartSLA(tk) // response_by, resolution_by, outside_hours
-			}
-			if err := store.InsertTicket(ctx, tx, tk); err != nil {
-				return false, err
-			}
-			ticketID = tk.ID
-			if err := store.AddParticipant(ctx, tx, ticketID, contactID, "contact"); err != nil {
-				return false, err
-			}
+			res.Tickets = append(res.Tickets, dec.TicketID)
+			res.Messages = append(res.Messages, msgID)
+			continue
 		}
-		msgID, err := g.storeMessage(ctx, tx, ticketID, in, pm, class, sender, t)
+		nt := ticket.NewTicket{Subject: pm.Subject, Priority: rt.Priority, TeamID: teamID, Mailbox: rt.Mailbox,
+			Source: ticket.SourceMail, Flag: dec.Flag, LinkedTo: dec.Pointed, Reason: dec.Reason, Message: msg}
+		if g.archive != nil {
+			nt.Source = ticket.SourceImport
+		}
+		if quarantine != "" {
+			nt.NoAck = quarantine // the From is likely forged: an acknowledgement would be backscatter
+		}
+		ticketID, msgID, err := g.tickets.Create(ctx, tx, nt)
 		if err != nil {
-			return false, err
+			return err
 		}
 		res.Tickets = append(res.Tickets, ticketID)
 		res.Messages = append(res.Messages, msgID)
-		if g.archive == nil {
-			q, err := g.afterCustomerMessage(ctx, tx, ticketID, created, class, sender, pm)
-			if err != nil {
-				return false, err
-			}
-			queued = queued || q
-		}
-		if created {
-			res.Created = append(res.Created, ticketID)
-			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "flag": dec.Flag, "automatic": class.Why})
-			if err := store.InsertEvent(ctx, tx, ticketID, "created", sender, string(data)); err != nil {
-				return false, err
-			}
-			if g.archive != nil {
-				continue // old mail: nobody is acknowledged
-			}
-			if quarantine != "" {
-				// The From is likely forged: an acknowledgement would be backscatter.
-				if err := store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", quarantine)); err != nil {
-					return false, err
-				}
-				continue
-			}
-			q, err := g.acknowledge(ctx, tx, ticketID, rt, pm, class, sender)
-			if err != nil {
-				return false, err
-			}
-			queued = queued || q
-		} else {
-			if quarantine != "" {
-				if err := store.FlagTicket(ctx, tx, ticketID, quarantine); err != nil {
-					return false, err
-				}
-			}
-			data, _ := json.Marshal(map[string]any{"message": msgID, "reason": dec.Reason, "automatic": class.Why})
-			if err := store.InsertEvent(ctx, tx, ticketID, "customer_replied", sender, string(data)); err != nil {
-				return false, err
-			}
-			if err := store.TouchTicket(ctx, tx, ticketID, t); err != nil {
-				return false, err
-			}
-		}
+		res.Created = append(res.Created, ticketID)
 	}
 	res.Status = store.InboundDone
 	if res.Duplicate && len(res.Messages) == 0 {
 		res.Status = store.InboundDuplicate
 	}
-	return queued, nil
+	return nil
 }
 
-// storeMessage writes the message row and its attachments.
-func (g *Ingester) storeMessage(ctx context.Context, tx *sqlx.Tx, ticketID int64, in *store.Inbound, pm *Parsed, class Class, sender string, t time.Time) (int64, error) {
-	kind := "customer"
+// incoming is the message as the ticket service takes it.
+func incoming(in *store.Inbound, pm *Parsed, class Class, sender string) ticket.Incoming {
+	kind := ticket.MsgCustomer
 	if class.Bounce {
-		kind = "bounce"
+		kind = ticket.MsgBounce
 	} else if class.Automatic {
-		kind = "auto"
+		kind = ticket.MsgAuto
 	}
-	raw := in.RawSHA256
-	inboundID := in.ID
-	m := &store.Message{
-		TicketID: ticketID, InboundID: &inboundID, Direction: "in", Kind: kind,
-		FromAddr: sender, FromName: pm.From.Name,
-		ToJSON: addrJSON(pm.To), CcJSON: addrJSON(pm.Cc),
-		MessageID: pm.MessageID, InReplyTo: strings.Join(pm.InReplyTo, " "), Refs: strings.Join(pm.References, " "),
-		Subject: pm.Subject, Text: pm.Text, HTML: pm.HTML, RawSHA256: &raw,
-		AuthResults: in.AuthResults, ParseErrors: strings.Join(pm.Errors, "\n"), CreatedAt: t,
+	raw, inboundID := in.RawSHA256, in.ID
+	m := ticket.Incoming{
+		From: ticket.Person{Email: sender, Name: pm.From.Name}, Kind: kind, InboundID: &inboundID,
+		MessageID: pm.MessageID, InReplyTo: pm.InReplyTo, References: pm.References, Subject: pm.Subject,
+		Text: pm.Text, HTML: pm.HTML, To: pm.To, Cc: pm.Cc, RawSHA256: &raw,
+		AuthResults: in.AuthResults, ParseErrors: pm.Errors,
 	}
-	if err := store.InsertMessage(ctx, tx, m); err != nil {
-		return 0, err
+	if class.Automatic {
+		m.Automatic = class.Why
 	}
 	for _, p := range pm.Attachments {
-		a := &store.Attachment{MessageID: m.ID, Filename: p.Filename, ContentType: p.ContentType, ContentID: p.ContentID, Inline: p.Inline}
-		if err := store.InsertAttachment(ctx, tx, a, p.Data); err != nil {
-			return 0, err
-		}
+		m.Attachments = append(m.Attachments, ticket.File{Filename: p.Filename, ContentType: p.ContentType,
+			ContentID: p.ContentID, Inline: p.Inline, Data: p.Data})
 	}
-	return m.ID, nil
-}
-
-// acknowledge queues the acknowledgement of a new ticket, unless the message is
-// automatic (guarantee 4); the ticket service applies the per-address loop guard.
-func (g *Ingester) acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, rt Route, pm *Parsed, class Class, sender string) (bool, error) {
-	if class.Automatic {
-		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", class.Why))
-	}
-	if sender == "unknown@invalid" {
-		return false, store.InsertEvent(ctx, tx, ticketID, "ack_suppressed", "", jsonObj("why", "no sender address"))
-	}
-	return g.tickets.Acknowledge(ctx, tx, ticketID, "")
+	return m
 }
 
 // trusted reports whether the sender's domain is listed in trusted_unauthenticated_domains.
@@ -384,26 +310,6 @@ func (g *Ingester) trusted(sender string) bool {
 		}
 	}
 	return false
-}
-
-// duplicateIn returns the ticket that already holds this incoming Message-ID from this
-// sender for the route (its ticket, or any ticket of its team), or 0. An MTA retry after
-// a lost 250 must not become a second message (guarantee 2). The sender is part of the
-// key: a Message-ID is only as unique as its author makes it, and anyone who has seen a
-// customer's Message-ID (a list, a Cc) could otherwise send first and have the
-// customer's own message dropped as a "duplicate".
-func duplicateIn(ctx context.Context, tx *sqlx.Tx, msgid, sender string, teamID, ticketID int64) (int64, error) {
-	var ids []int64
-	err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT m.ticket_id FROM messages m JOIN tickets t ON t.id = m.ticket_id
-		WHERE m.message_id = ? AND m.direction = 'in' AND m.from_addr = ? AND (t.team_id = ? OR t.id = ?) ORDER BY m.id LIMIT 1`),
-		msgid, sender, teamID, ticketID)
-	if err != nil {
-		return 0, fmt.Errorf("dedupe %s: %w", msgid, err)
-	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	return ids[0], nil
 }
 
 type txLookup struct{ tx *sqlx.Tx }
@@ -424,18 +330,4 @@ func (l txLookup) TicketExists(ctx context.Context, id int64) (bool, error) {
 
 func (l txLookup) IsParticipant(ctx context.Context, ticketID int64, addr string) (bool, error) {
 	return store.IsParticipant(ctx, l.tx, ticketID, addr)
-}
-
-func addrJSON(list []mail.Address) string {
-	out := make([]string, 0, len(list))
-	for _, a := range list {
-		out = append(out, a.Address)
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-func jsonObj(k, v string) string {
-	b, _ := json.Marshal(map[string]string{k: v})
-	return string(b)
 }

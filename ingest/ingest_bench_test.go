@@ -13,6 +13,7 @@ import (
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // BenchmarkIngest measures ingest alone: b.N spooled 4 KiB messages from 1,000 senders
@@ -44,7 +45,7 @@ func benchIngest(b *testing.B, dialect func(testing.TB) string, senders int) {
 			st := storetest.Open(b, dialect(b))
 			signer := threading.NewSigner(testSecret)
 			router := NewRouter(testMailboxes, signer)
-			g := New(st, Config{Resolve: router.Resolve, Own: router.Own, Signer: signer, Composer: testComposer(b), MaxAutoPerHour: 100},
+			g := newTestIngester(st, Config{Resolve: router.Resolve, Own: router.Own}, ticket.Config{Signer: signer, Composer: testComposer(b), MaxAutoPerHour: 100},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			body := string(make([]byte, 0))
 			for len(body) < 3800 {

@@ -1,16 +1,11 @@
 package ingest
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/threading"
 )
-
-// ErrUnknownRecipient is what Router.Check returns for an address mxdesk does not serve,
-// including a reply address whose token does not verify. smtpd answers it 550 5.1.1.
-var ErrUnknownRecipient = errors.New("unknown recipient")
 
 // Router knows which recipient addresses lead where: the configured mailboxes and their
 // signed reply addresses. smtpd asks it at RCPT, ingest when it routes.
@@ -51,12 +46,11 @@ func (r *Router) Resolve(rcpt string) (Route, bool) {
 	return rt, true
 }
 
-// Check returns nil for an address mxdesk accepts mail for.
-func (r *Router) Check(rcpt string) error {
-	if _, ok := r.Resolve(rcpt); !ok {
-		return ErrUnknownRecipient
-	}
-	return nil
+// Known reports whether mxdesk accepts mail for rcpt: a mailbox, or one of its reply
+// addresses with a valid token. smtpd asks it at RCPT and answers false 550 5.1.1.
+func (r *Router) Known(rcpt string) bool {
+	_, ok := r.Resolve(rcpt)
+	return ok
 }
 
 // Own reports whether addr is one of our mailboxes or their reply addresses.

@@ -54,7 +54,7 @@ func TestRealClientRepliesLandOnTheirTicket(t *testing.T) {
 			if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE outbox SET message_id = message_id || '-old-' || id WHERE message_id = ?"), pm.InReplyTo[0]); err != nil {
 				return err
 			}
-			return store.InsertOutbox(ctx, tx, &store.Outbox{TicketID: &ticketID, Kind: "acknowledgement", MailFrom: "support@example.com",
+			return st.InsertOutbox(ctx, tx, &store.Outbox{TicketID: &ticketID, Kind: "acknowledgement", MailFrom: "support@example.com",
 				RcptTo: "someone@example.net", MessageID: pm.InReplyTo[0], Raw: []byte("x"), Status: store.OutboxSent})
 		})
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -39,14 +38,11 @@ func quarantineFlag(in *store.Inbound) string {
 	return "DMARC policy of " + res.FromDomain + " says quarantine: no aligned DKIM or SPF pass"
 }
 
-// bounceRefs handles a delivery status notification about mail mxdesk sent: the outbox
-// rows it names are marked bounced, an event goes on their tickets, and their
-// Message-IDs are returned so threading files the DSN on the ticket it belongs to (our
-// own ids are strong pointers). A DSN names the bounced mail in its returned headers
-// (message/rfc822 or text/rfc822-headers, RFC 3464) and sometimes in In-Reply-To or
-// References; only ids in our outbox count, so quoting one gains a forger nothing but a
-// wrong "bounced" on one of our own mails.
-func bounceRefs(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class) ([]string, error) {
+// bounceRefs hands a delivery status notification about mail mxdesk sent to the ticket
+// service (ticket.Service.Bounced) and returns the Message-IDs of ours it names, for
+// threading. A DSN names the bounced mail in its returned headers (message/rfc822 or
+// text/rfc822-headers, RFC 3464) and sometimes in In-Reply-To or References.
+func (g *Ingester) bounceRefs(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed, class Class) ([]string, error) {
 	if !class.Bounce {
 		return nil, nil
 	}
@@ -55,22 +51,7 @@ func bounceRefs(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm *Parsed,
 	if len(ids) > 200 {
 		ids = ids[:200]
 	}
-	rows, err := store.MarkOutboxBounced(ctx, tx, ids, reason)
-	if err != nil {
-		return nil, err
-	}
-	var refs []string
-	for _, r := range rows {
-		refs = append(refs, r.MessageID)
-		if r.TicketID == nil {
-			continue
-		}
-		data, _ := json.Marshal(map[string]any{"outbox": r.ID, "rcpt": r.RcptTo, "reason": reason})
-		if err := store.InsertEvent(ctx, tx, *r.TicketID, "delivery_failed", r.RcptTo, string(data)); err != nil {
-			return nil, err
-		}
-	}
-	return refs, nil
+	return g.tickets.Bounced(ctx, tx, ids, reason)
 }
 
 // dsnReferences scans a DSN's body for the Message-ID fields of the returned message

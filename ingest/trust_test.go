@@ -15,6 +15,7 @@ import (
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
 	"github.com/mxdesk/mxdesk/threading"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // trustRig is an Ingester over a real database, spooling rows with the authentication
@@ -31,7 +32,7 @@ func newTrustRig(t *testing.T, st *store.Store, trusted ...string) *trustRig {
 	composer, err := outbound.NewComposer(outbound.ComposerConfig{Domain: "example.com", From: "Support <support@example.com>"})
 	storetest.MustNotErr(t, "composer", err)
 	router := NewRouter([]config.Mailbox{{Address: "support@example.com", Team: "Support"}}, signer)
-	g := New(st, Config{Resolve: router.Resolve, Own: router.Own, Signer: signer, Composer: composer, TrustedDomains: trusted},
+	g := newTestIngester(st, Config{Resolve: router.Resolve, Own: router.Own, TrustedDomains: trusted}, ticket.Config{Signer: signer, Composer: composer},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &trustRig{t: t, st: st, g: g, signer: signer}
 }

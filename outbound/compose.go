@@ -35,13 +35,16 @@ const (
 	// not sent. Agents read them in the default language.
 	KindAgentNotification = "agent_notification"
 	KindAgentCommandError = "agent_command_error"
+	// KindAgentReplyRefused tells an agent that a reply was not sent because it failed
+	// authentication, and what fixes that.
+	KindAgentReplyRefused = "agent_reply_refused"
 	// KindSLAWarning tells agents a ticket's deadline is near or passed (sla-warnings job).
 	KindSLAWarning = "sla_warning"
 )
 
 // Kinds lists every notification kind; every language must have all of them.
 var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest,
-	KindAgentNotification, KindAgentCommandError, KindSLAWarning}
+	KindAgentNotification, KindAgentCommandError, KindAgentReplyRefused, KindSLAWarning}
 
 // Languages mxdesk ships templates for.
 var Languages = []string{"en", "de"}

@@ -80,7 +80,10 @@ func NewWorker(st *store.Store, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if len(cfg.RetrySchedule) == 0 {
 		cfg.RetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}
 	}
-	return &Worker{st: st, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	w := &Worker{st: st, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	// Whoever writes an outbox row wakes the worker after that commit (store.OnOutbox).
+	st.OnOutbox(w.Wake)
+	return w
 }
 
 // Wake asks the worker to look for due rows now; it never blocks.

@@ -37,7 +37,7 @@ func BenchmarkWorkerToSink(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			if err := store.InsertOutbox(ctx, tx, &store.Outbox{Kind: "acknowledgement", MailFrom: m.From, RcptTo: m.To,
+			if err := st.InsertOutbox(ctx, tx, &store.Outbox{Kind: "acknowledgement", MailFrom: m.From, RcptTo: m.To,
 				MessageID: m.MessageID, Raw: m.Raw}); err != nil {
 				return err
 			}

@@ -187,8 +187,7 @@ func TestRatingLinksRecordOneRatingAndTakeAComment(t *testing.T) {
 		f := setup(t, st)
 		id := f.newTicket(t, "alice@example.org")
 		err := st.Tx(context.Background(), func(tx *sqlx.Tx) error {
-			_, err := f.tickets.RequestFeedback(context.Background(), tx, id)
-			return err
+			return f.tickets.RequestFeedback(context.Background(), tx, id)
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -82,10 +82,8 @@ func (s *Server) viewTicket(ctx context.Context, w http.ResponseWriter, l, token
 				return sub[1]
 			})
 			vm.HTML = template.HTML(s.policy.Sanitize(h))
-		case m.Kind == "customer":
-			vm.Text = threading.StripText(m.Text)
 		default:
-			vm.Text = m.Text
+			vm.Text = ticket.ReadableText(&m)
 		}
 		if m.Kind == "customer" && m.RawSHA256 != nil {
 			vm.RawURL = base + "/m/" + strconv.FormatInt(m.ID, 10) + "/raw"

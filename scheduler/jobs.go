@@ -80,13 +80,13 @@ func drain(ctx context.Context, r Runner) error {
 
 // eachResolved runs fn in its own transaction for each ticket Resolved since before
 // cutoff, after checking in that transaction that it is still Resolved (the customer may
-// have answered since the list was read). It wakes outbound once at the end.
-func (d Deps) eachResolved(ctx context.Context, cutoff time.Time, unasked bool, fn func(tx *sqlx.Tx, id int64) (bool, error)) (int, error) {
+// have answered since the list was read).
+func (d Deps) eachResolved(ctx context.Context, cutoff time.Time, unasked bool, fn func(tx *sqlx.Tx, id int64) error) (int, error) {
 	ids, err := d.Store.ResolvedBefore(ctx, cutoff, unasked, batch)
 	if err != nil {
 		return 0, err
 	}
-	done, queued := 0, false
+	done := 0
 	var errs []error
 	for _, id := range ids {
 		err := d.Store.Tx(ctx, func(tx *sqlx.Tx) error {
@@ -97,8 +97,7 @@ func (d Deps) eachResolved(ctx context.Context, cutoff time.Time, unasked bool, 
 			if tk.Status != ticket.StatusResolved || tk.ResolvedAt == nil || tk.ResolvedAt.After(cutoff) {
 				return nil
 			}
-			q, err := fn(tx, id)
-			queued = queued || q
+			err = fn(tx, id)
 			if err == nil {
 				done++
 			}
@@ -108,16 +107,13 @@ func (d Deps) eachResolved(ctx context.Context, cutoff time.Time, unasked bool, 
 			errs = append(errs, fmt.Errorf("ticket %d: %w", id, err))
 		}
 	}
-	if queued {
-		d.Tickets.Woke()
-	}
 	return done, errors.Join(errs...)
 }
 
 // feedbackRequests asks the customer of each ticket Resolved for FeedbackDelay for
 // feedback, once per ticket (RequestFeedback records it in tickets.feedback_requested_at).
 func (d Deps) feedbackRequests(ctx context.Context, now time.Time) error {
-	_, err := d.eachResolved(ctx, now.Add(-d.FeedbackDelay), true, func(tx *sqlx.Tx, id int64) (bool, error) {
+	_, err := d.eachResolved(ctx, now.Add(-d.FeedbackDelay), true, func(tx *sqlx.Tx, id int64) error {
 		return d.Tickets.RequestFeedback(ctx, tx, id)
 	})
 	return err
@@ -125,7 +121,7 @@ func (d Deps) feedbackRequests(ctx context.Context, now time.Time) error {
 
 // autoClose closes tickets Resolved for AutoCloseAfter; SetStatus tells the customer.
 func (d Deps) autoClose(ctx context.Context, now time.Time) error {
-	_, err := d.eachResolved(ctx, now.Add(-d.AutoCloseAfter), false, func(tx *sqlx.Tx, id int64) (bool, error) {
+	_, err := d.eachResolved(ctx, now.Add(-d.AutoCloseAfter), false, func(tx *sqlx.Tx, id int64) error {
 		return d.Tickets.SetStatus(ctx, tx, id, ticket.StatusClosed, "auto-close")
 	})
 	return err
@@ -136,7 +132,6 @@ func (d Deps) autoClose(ctx context.Context, now time.Time) error {
 // resolution (until Resolved).
 func (d Deps) slaWarnings(ctx context.Context, now time.Time) error {
 	policy := d.Tickets.SLA()
-	queued := false
 	var errs []error
 	for after := int64(0); ; {
 		rows, err := d.Store.OpenSLATickets(ctx, after, batch)
@@ -166,22 +161,13 @@ func (d Deps) slaWarnings(ctx context.Context, now time.Time) error {
 			}
 			for _, w := range warn {
 				err := d.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-					first, err := store.RecordSLAWarning(ctx, tx, tk.ID, w.kind, w.deadline, now)
-					if err != nil || !first {
-						return err
-					}
-					q, err := d.Tickets.WarnSLA(ctx, tx, tk.ID, w.kind, w.deadline)
-					queued = queued || q
-					return err
+					return d.Tickets.WarnSLA(ctx, tx, tk.ID, w.kind, w.deadline)
 				})
 				if err != nil {
 					errs = append(errs, fmt.Errorf("ticket %d: %s: %w", tk.ID, w.kind, err))
 				}
 			}
 		}
-	}
-	if queued {
-		d.Tickets.Woke()
 	}
 	return errors.Join(errs...)
 }

@@ -191,7 +191,7 @@ func TestAPriorityChangeAndAReopenMoveTheDeadlines(t *testing.T) {
 			t.Fatalf("response_by %s, want %s", tk.ResponseBy, want)
 		}
 		storetest.MustNotErr(t, "priority", st.Tx(ctx, func(tx *sqlx.Tx) error {
-			if err := store.SetTicketField(ctx, tx, id, "priority", "urgent"); err != nil {
+			if err := store.SetTicketPriority(ctx, tx, id, "urgent"); err != nil {
 				return err
 			}
 			return f.tickets.PriorityChanged(ctx, tx, id)
@@ -202,8 +202,7 @@ func TestAPriorityChangeAndAReopenMoveTheDeadlines(t *testing.T) {
 		}
 		storetest.MustNotErr(t, "resolve", f.tickets.ChangeStatus(ctx, id, ticket.StatusResolved, "ana"))
 		storetest.MustNotErr(t, "reopen", st.Tx(ctx, func(tx *sqlx.Tx) error {
-			_, err := f.tickets.Reopen(ctx, tx, id, "customer")
-			return err
+			return f.tickets.Reopen(ctx, tx, id, "customer")
 		}))
 		tk, _ = store.GetTicket(ctx, st.DB, id)
 		if tk.ResolutionBy.Before(created.Add(4 * time.Hour)) {

@@ -13,7 +13,7 @@ const (
 	defaultMaxHeaderFields = 1000
 	// maxReceived is where a message is taken to be looping (RFC 5321 6.3: "a simple
 	// counting of the number of Received: header fields"; Postfix's hopcount_limit is 50,
-	// PITFALLS 19 says 50–100).
+	// common MTAs use 50–100, docs/pitfalls.md 19).
 	maxReceived = 100
 )
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/store"
 )
 
@@ -48,8 +47,6 @@ func reply(err error) error {
 		return nil
 	case errors.As(err, &se):
 		return se
-	case errors.Is(err, ingest.ErrUnknownRecipient):
-		return errUnknownRecipient
 	case errors.Is(err, store.ErrSpoolClosed), errors.Is(err, context.Canceled):
 		return errShuttingDown
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -39,11 +39,12 @@ type Config struct {
 	// RequireTLS refuses MAIL FROM before STARTTLS (530 5.7.0), except from trusted
 	// networks.
 	RequireTLS bool
-	// CheckRecipient returns nil for an address mxdesk accepts mail for, or the SMTP
-	// error to answer (550 5.1.1 for unknown addresses and tampered reply tokens).
-	CheckRecipient func(addr string) error
+	// KnownRecipient reports whether mxdesk accepts mail for an address; an unknown
+	// address or a tampered reply token is answered 550 5.1.1. A function, so smtpd
+	// needs nothing of the packages that route and store the message.
+	KnownRecipient func(addr string) bool
 	// LocalDomains are the domains mxdesk is the destination for; RCPT to any other is a
-	// relay attempt (550 5.7.1). Empty: every domain is local (CheckRecipient decides).
+	// relay attempt (550 5.7.1). Empty: every domain is local (KnownRecipient decides).
 	LocalDomains []string
 	// MaxHeaderBytes and MaxHeaderFields bound the header block (552 5.3.4).
 	MaxHeaderBytes  int
@@ -291,9 +292,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			return ss.refuse(errRelayDenied)
 		}
 	}
-	if err := ss.s.cfg.CheckRecipient(to); err != nil {
+	if !ss.s.cfg.KnownRecipient(to) {
 		ss.s.log.Info("smtpd: recipient refused", "remote", ss.remote, "mail_from", ss.from, "rcpt", to)
-		return ss.refuse(reply(err))
+		return ss.refuse(errUnknownRecipient)
 	}
 	ss.rcpt = append(ss.rcpt, strings.ToLower(to))
 	return nil

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/mailauth"
 	"github.com/mxdesk/mxdesk/resolver"
 	"github.com/mxdesk/mxdesk/resolver/dnstest"
@@ -51,11 +50,8 @@ func testConfig() Config {
 		Hostname: "mx.example.com", MaxMessageBytes: 64 << 10, MaxRecipients: 3,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		LocalDomains: []string{"example.com"},
-		CheckRecipient: func(a string) error {
-			if strings.EqualFold(a, "support@example.com") || strings.EqualFold(a, "billing@example.com") {
-				return nil
-			}
-			return ingest.ErrUnknownRecipient
+		KnownRecipient: func(a string) bool {
+			return strings.EqualFold(a, "support@example.com") || strings.EqualFold(a, "billing@example.com")
 		},
 		MaxHeaderBytes: 8 << 10, MaxHeaderFields: 50, MaxCommands: 40, MaxErrors: 5,
 		TrustedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},

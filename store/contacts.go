@@ -55,21 +55,46 @@ func IsParticipant(ctx context.Context, q sqlx.QueryerContext, ticketID int64, e
 	return n > 0, nil
 }
 
-// EnsureTeam returns the id of the team with this name, creating it if needed.
-func EnsureTeam(ctx context.Context, q sqlx.ExtContext, name string) (int64, error) {
-	// Teams exist from serve's start on: a read on the hot path, a write only the first time.
-	var ids []int64
-	if err := sqlx.SelectContext(ctx, q, &ids, q.Rebind(`SELECT id FROM teams WHERE name = ?`), name); err != nil {
-		return 0, fmt.Errorf("team %s: %w", name, err)
-	}
-	if len(ids) == 1 {
-		return ids[0], nil
-	}
-	var id int64
-	err := sqlx.GetContext(ctx, q, &id, q.Rebind(`INSERT INTO teams (name, created_at) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`), name, now())
+// Recipient is someone a ticket's notifications go to.
+type Recipient struct {
+	ContactID int64  `db:"contact_id"`
+	Email     string `db:"email"`
+	Name      string `db:"name"`
+	Language  string `db:"language"`
+	Role      string `db:"role"`
+}
+
+// Participants returns the ticket's contact first, then the other participants.
+func Participants(ctx context.Context, q sqlx.QueryerContext, ticketID int64) ([]Recipient, error) {
+	var out []Recipient
+	err := sqlx.SelectContext(ctx, q, &out, rebind(q, `SELECT c.id AS contact_id, c.email, c.name, c.language, p.role
+		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.ticket_id = ?
+		ORDER BY CASE WHEN p.role = 'contact' THEN 0 ELSE 1 END, p.created_at`), ticketID)
 	if err != nil {
-		return 0, fmt.Errorf("team %s: %w", name, err)
+		return nil, fmt.Errorf("ticket %d: participants: %w", ticketID, err)
 	}
-	return id, nil
+	return out, nil
+}
+
+// Contact returns a contact by id.
+func Contact(ctx context.Context, q sqlx.QueryerContext, id int64) (*Recipient, error) {
+	var r Recipient
+	err := sqlx.GetContext(ctx, q, &r, rebind(q, `SELECT id AS contact_id, email, name, language, 'contact' AS role FROM contacts WHERE id = ?`), id)
+	if err != nil {
+		return nil, fmt.Errorf("contact %d: %w", id, notFound(err))
+	}
+	return &r, nil
+}
+
+// SetContactLanguage records a contact's language (from the portal's Accept-Language,
+// or an explicit choice) when none is known yet, or always when force is set.
+func SetContactLanguage(ctx context.Context, q sqlx.ExtContext, id int64, lang string, force bool) error {
+	query := `UPDATE contacts SET language = ? WHERE id = ?`
+	if !force {
+		query += ` AND language = ''`
+	}
+	if _, err := q.ExecContext(ctx, q.Rebind(query), strings.ToLower(lang), id); err != nil {
+		return fmt.Errorf("contact %d: language: %w", id, err)
+	}
+	return nil
 }

@@ -236,3 +236,18 @@ func (s *Store) ListInbound(ctx context.Context, status string, limit int) ([]In
 	}
 	return rows, nil
 }
+
+// RetryInbound makes a failed spool row due now, for `mxdesk queue retry`. It reports
+// whether the row was failed (only those are retried: a done row is done).
+func (s *Store) RetryInbound(ctx context.Context, id int64) (bool, error) {
+	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE inbound SET next_attempt_at = ? WHERE id = ? AND status = ?`),
+		now(), id, InboundFailed)
+	if err != nil {
+		return false, fmt.Errorf("inbound %d: retry: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("inbound %d: retry: %w", id, err)
+	}
+	return n == 1, nil
+}

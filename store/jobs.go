@@ -94,3 +94,30 @@ func (s *Store) JobRuns(ctx context.Context) (map[string]JobRun, error) {
 	}
 	return out, nil
 }
+
+// Cleanup removes expired sessions and sign-in tokens and empties the bodies of outbox
+// rows sent before sentBefore. The outbox rows themselves stay: their Message-IDs are
+// the strong pointers that thread a customer's reply (guarantee 3b), however old.
+func (s *Store) Cleanup(ctx context.Context, now, sentBefore time.Time) (sessions, tokens, outbox int64, err error) {
+	err = s.Tx(ctx, func(tx *sqlx.Tx) error {
+		exec := func(q string, args ...any) (int64, error) {
+			res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
+		}
+		var err error
+		if sessions, err = exec(`DELETE FROM sessions WHERE expires_at < ?`, now.UTC()); err != nil {
+			return fmt.Errorf("cleanup sessions: %w", err)
+		}
+		if tokens, err = exec(`DELETE FROM signin_tokens WHERE expires_at < ?`, now.UTC()); err != nil {
+			return fmt.Errorf("cleanup sign-in tokens: %w", err)
+		}
+		if outbox, err = exec(`UPDATE outbox SET raw = ? WHERE status = ? AND sent_at < ? AND LENGTH(raw) > 0`, []byte{}, OutboxSent, sentBefore.UTC()); err != nil {
+			return fmt.Errorf("cleanup outbox: %w", err)
+		}
+		return nil
+	})
+	return sessions, tokens, outbox, err
+}

@@ -3,9 +3,16 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+)
+
+// Directions of a message: in from the customer's side, out from the agents' side.
+const (
+	DirIn  = "in"
+	DirOut = "out"
 )
 
 // Message is a row of messages: one mail in or out of a ticket.
@@ -89,81 +96,6 @@ func FindMessageID(ctx context.Context, q sqlx.QueryerContext, msgid string) ([]
 	return out, nil
 }
 
-// Attachment is a file carried by a message; its bytes are the blob named by SHA256.
-type Attachment struct {
-	ID          int64  `db:"id"`
-	MessageID   int64  `db:"message_id"`
-	Filename    string `db:"filename"`
-	ContentType string `db:"content_type"`
-	ContentID   string `db:"content_id"`
-	Inline      bool   `db:"inline"`
-	Size        int64  `db:"size"`
-	SHA256      string `db:"sha256"`
-}
-
-// InsertAttachment stores the bytes as a blob and the attachment row.
-func InsertAttachment(ctx context.Context, q sqlx.ExtContext, a *Attachment, data []byte) error {
-	sum, err := PutBlob(ctx, q, data)
-	if err != nil {
-		return err
-	}
-	a.SHA256, a.Size = sum, int64(len(data))
-	id, err := insertID(ctx, q, q.Rebind(`INSERT INTO attachments (message_id, filename, content_type, content_id, inline, size, sha256)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`), a.MessageID, a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256)
-	if err != nil {
-		return fmt.Errorf("message %d: insert attachment: %w", a.MessageID, err)
-	}
-	a.ID = id
-	return nil
-}
-
-// ListAttachments returns the attachments of a ticket's messages, keyed by message id.
-func ListAttachments(ctx context.Context, q sqlx.QueryerContext, ticketID int64) (map[int64][]Attachment, error) {
-	var rows []Attachment
-	err := sqlx.SelectContext(ctx, q, &rows, rebind(q, `SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id
-		WHERE m.ticket_id = ? ORDER BY a.id`), ticketID)
-	if err != nil {
-		return nil, fmt.Errorf("ticket %d: attachments: %w", ticketID, err)
-	}
-	out := map[int64][]Attachment{}
-	for _, a := range rows {
-		out[a.MessageID] = append(out[a.MessageID], a)
-	}
-	return out, nil
-}
-
-// InsertEvent appends to a ticket's history. data is a JSON object.
-func InsertEvent(ctx context.Context, q sqlx.ExtContext, ticketID int64, kind, actor, data string) error {
-	if data == "" {
-		data = "{}"
-	}
-	_, err := q.ExecContext(ctx, q.Rebind(`INSERT INTO events (ticket_id, kind, actor, data, created_at) VALUES (?, ?, ?, ?, ?)`),
-		ticketID, kind, actor, data, now())
-	if err != nil {
-		return fmt.Errorf("ticket %d: event %s: %w", ticketID, kind, err)
-	}
-	return nil
-}
-
-// Event is a row of a ticket's history.
-type Event struct {
-	ID        int64     `db:"id"`
-	TicketID  int64     `db:"ticket_id"`
-	Kind      string    `db:"kind"`
-	Actor     string    `db:"actor"`
-	Data      string    `db:"data"`
-	CreatedAt time.Time `db:"created_at"`
-}
-
-// ListEvents returns a ticket's history, oldest first.
-func ListEvents(ctx context.Context, q sqlx.QueryerContext, ticketID int64) ([]Event, error) {
-	var out []Event
-	if err := sqlx.SelectContext(ctx, q, &out, rebind(q, "SELECT * FROM events WHERE ticket_id = ? ORDER BY id"), ticketID); err != nil {
-		return nil, fmt.Errorf("ticket %d: events: %w", ticketID, err)
-	}
-	return out, nil
-}
-
 // MessageOfTicket returns a message only if it belongs to the ticket: a page scoped to
 // one ticket can never reach another's (guarantee 6).
 func MessageOfTicket(ctx context.Context, q sqlx.QueryerContext, ticketID, id int64) (*Message, error) {
@@ -174,17 +106,52 @@ func MessageOfTicket(ctx context.Context, q sqlx.QueryerContext, ticketID, id in
 	return &m, nil
 }
 
-// AttachmentOfTicket returns an attachment and the kind of its message, only if the
-// message belongs to the ticket.
-func AttachmentOfTicket(ctx context.Context, q sqlx.QueryerContext, ticketID, id int64) (*Attachment, string, error) {
-	var row struct {
-		Attachment
-		Kind string `db:"kind"`
+// ThreadIDs returns the Message-IDs of a ticket's conversation in the order they were
+// written: incoming and outgoing messages and every mail mxdesk queued for it. The last
+// incoming one is returned separately: notifications answer it (In-Reply-To).
+func ThreadIDs(ctx context.Context, q sqlx.QueryerContext, ticketID int64) (all []string, lastIn string, err error) {
+	var rows []struct {
+		MessageID string    `db:"message_id"`
+		Direction string    `db:"direction"`
+		CreatedAt time.Time `db:"created_at"`
+		Seq       int64     `db:"seq"`
 	}
-	err := sqlx.GetContext(ctx, q, &row, rebind(q, `SELECT a.*, m.kind FROM attachments a JOIN messages m ON m.id = a.message_id
-		WHERE a.id = ? AND m.ticket_id = ?`), id, ticketID)
+	err = sqlx.SelectContext(ctx, q, &rows, rebind(q, `
+		SELECT message_id, direction, created_at, id AS seq FROM messages WHERE ticket_id = ? AND message_id <> ''
+		UNION ALL
+		SELECT message_id, 'queued' AS direction, created_at, id AS seq FROM outbox WHERE ticket_id = ?`), ticketID, ticketID)
 	if err != nil {
-		return nil, "", fmt.Errorf("attachment %d of ticket %d: %w", id, ticketID, notFound(err))
+		return nil, "", fmt.Errorf("ticket %d: thread: %w", ticketID, err)
 	}
-	return &row.Attachment, row.Kind, nil
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].CreatedAt.Before(rows[j].CreatedAt) })
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r.MessageID] {
+			continue
+		}
+		seen[r.MessageID] = true
+		all = append(all, r.MessageID)
+		if r.Direction == "in" {
+			lastIn = r.MessageID
+		}
+	}
+	return all, lastIn, nil
+}
+
+// DuplicateMessage returns the ticket that already holds a mail with this Message-ID
+// from this sender, among the tickets of team teamID and ticket ticketID, or 0. Only
+// mail counts (rows with a spool row): an MTA's retry after a lost 250 must not become
+// a second message, whichever side of the conversation it came from.
+func DuplicateMessage(ctx context.Context, q sqlx.QueryerContext, msgid, sender string, teamID, ticketID int64) (int64, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, q, &ids, rebind(q, `SELECT m.ticket_id FROM messages m JOIN tickets t ON t.id = m.ticket_id
+		WHERE m.message_id = ? AND m.inbound_id IS NOT NULL AND m.from_addr = ? AND (t.team_id = ? OR t.id = ?) ORDER BY m.id LIMIT 1`),
+		msgid, sender, teamID, ticketID)
+	if err != nil {
+		return 0, fmt.Errorf("dedupe %s: %w", msgid, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
 }

@@ -37,8 +37,15 @@ type Outbox struct {
 	ClaimedBy     *int64     `db:"claimed_by" json:"-"`
 }
 
-// InsertOutbox queues a mail in the caller's transaction and sets o.ID.
-func InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) error {
+// OnOutbox sets the function called after every commit that wrote an outbox row: the
+// outbound worker's Wake. Whoever queues mail thereby wakes the worker after the mail is
+// visible to it, never before (a worker woken early would find nothing and sleep).
+func (s *Store) OnOutbox(wake func()) { s.outboxWake = wake }
+
+// InsertOutbox queues a mail in the caller's transaction q and sets o.ID; the outbound
+// worker is woken when that transaction commits (at once when q is not a transaction
+// run by this Store).
+func (s *Store) InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) error {
 	t := now()
 	if o.Status == "" {
 		o.Status = OutboxPending
@@ -52,6 +59,11 @@ func InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) error {
 		return fmt.Errorf("outbox %s to %s: %w", o.Kind, o.RcptTo, err)
 	}
 	o.ID = id
+	if tx, ok := q.(*sqlx.Tx); ok {
+		s.queued.Store(tx, struct{}{})
+	} else if s.outboxWake != nil {
+		s.outboxWake()
+	}
 	return nil
 }
 
@@ -220,4 +232,53 @@ func (s *Store) DropOutbox(ctx context.Context, id int64) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// OutboxBounced is a mail that was handed on and later came back as a delivery status
+// notification: the recipient never got it, whatever the relay said at the time.
+const OutboxBounced = "bounced"
+
+// Bounced is an outbox row a DSN reported on.
+type Bounced struct {
+	ID        int64  `db:"id"`
+	TicketID  *int64 `db:"ticket_id"`
+	RcptTo    string `db:"rcpt_to"`
+	MessageID string `db:"message_id"`
+}
+
+// MarkOutboxBounced marks the sent outbox rows whose Message-ID is one of msgids as
+// bounced, with reason as their error, in the caller's transaction, and returns them.
+// Only mxdesk's own ids are in the outbox, so ids a DSN quotes from someone else's mail
+// match nothing. A row already marked is returned again (a second DSN for one mail).
+func MarkOutboxBounced(ctx context.Context, q sqlx.ExtContext, msgids []string, reason string) ([]Bounced, error) {
+	if len(msgids) == 0 {
+		return nil, nil
+	}
+	query, args, err := sqlx.In(`SELECT id, ticket_id, rcpt_to, message_id FROM outbox WHERE message_id IN (?) AND status IN (?, ?)`,
+		msgids, OutboxSent, OutboxBounced)
+	if err != nil {
+		return nil, fmt.Errorf("bounce: %w", err)
+	}
+	var rows []Bounced
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(query), args...); err != nil {
+		return nil, fmt.Errorf("bounce: find outbox rows: %w", err)
+	}
+	for _, r := range rows {
+		if _, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, last_error = ? WHERE id = ?`), OutboxBounced, reason, r.ID); err != nil {
+			return nil, fmt.Errorf("outbox %d: mark bounced: %w", r.ID, err)
+		}
+	}
+	return rows, nil
+}
+
+// CountOutboxTo counts the mails of a kind queued for a ticket to rcpt since t, whatever
+// became of them (a notice rate limit).
+func CountOutboxTo(ctx context.Context, q sqlx.QueryerContext, ticketID int64, kind, rcpt string, t time.Time) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE ticket_id = ? AND kind = ? AND rcpt_to = ? AND created_at >= ?`),
+		ticketID, kind, rcpt, t)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: count %s to %s: %w", kind, rcpt, err)
+	}
+	return n, nil
 }

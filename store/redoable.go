@@ -20,9 +20,8 @@ import (
 // outbound worker claims a row in a transaction that waits for the disk, and SQLite's
 // write-ahead log is written in order, so that wait makes every earlier commit durable too.
 //
-// On PostgreSQL it is Tx. The same with synchronous_commit off made ingest alone ~20 %
-// faster, but the spool's commits then flushed ingest's WAL too, and the 250's p99 at 20
-// senders rose from 18-22 ms to 24-25 ms (bench/run --quick, three runs each).
+// On PostgreSQL it is Tx: with synchronous_commit off, the spool's commits flush
+// ingest's WAL too, and the 250 waits longer.
 func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if s.Dialect != SQLite {
 		return s.Tx(ctx, fn)
@@ -44,5 +43,5 @@ func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	return runTx(ctx, conn, fn)
+	return s.runTx(ctx, conn, fn)
 }

@@ -24,7 +24,7 @@ func TestReleaseDeadResendsOnlyWhatAStoppedReplicaClaimed(t *testing.T) {
 	for i := range 5 {
 		o := &store.Outbox{Kind: "acknowledgement", MailFrom: "support@example.com", RcptTo: "c@example.org",
 			MessageID: fmt.Sprintf("<r%d@example.com>", i), Raw: []byte("x")}
-		storetest.MustNotErr(t, "insert", store.InsertOutbox(ctx, a.DB, o))
+		storetest.MustNotErr(t, "insert", a.InsertOutbox(ctx, a.DB, o))
 	}
 	claimed, err := a.ClaimOutbox(ctx, 3)
 	storetest.MustNotErr(t, "claim", err)

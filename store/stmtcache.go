@@ -18,8 +18,7 @@ import (
 // A prepared statement also keeps PostgreSQL's plan: after five executions it may switch
 // to a generic plan, chosen with the table sizes of that moment. On a new database that
 // moment is an empty table, and the plan (a sequential scan) would stay for the life of
-// the connection while the table grows: measured, the loop guard's count went from
-// 0.05 ms to 0.8 ms per message over 3,000 messages. So a statement is prepared afresh
+// the connection while the table grows. So a statement is prepared afresh
 // after stmtMaxUses executions, and planned again against the tables as they are then.
 const (
 	stmtCacheSize = 256  // statements per connection; past it the cache starts over

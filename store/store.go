@@ -14,13 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"  // PostgreSQL driver
 	_ "modernc.org/sqlite" // SQLite driver, pure Go
-
-	"github.com/mxdesk/mxdesk/migrations"
 )
 
 // Dialect names the SQL flavour behind a Store.
@@ -39,6 +38,11 @@ type Store struct {
 
 	replica int64     // this process's liveness lock number (replica.go); 0: none
 	live    *sql.Conn // the connection holding it
+
+	// outboxWake is called after a transaction that wrote an outbox row commits
+	// (outbox.go); queued holds the open transactions that did.
+	outboxWake func()
+	queued     sync.Map // *sqlx.Tx -> struct{}
 }
 
 // Open connects to the database named by url: "sqlite:PATH" or "postgres://…".
@@ -63,13 +67,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// because a 250 promises the message survives power loss, not only a crash.
 		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the
 		// busy timeout instead of failing with SQLITE_BUSY at their first write.
-		dsn = "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
+		dsn = "file:" + uriPath(path) + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 		drvName, dialect = "sqlite", SQLite
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		drvName, dsn, dialect = "postgres", url, Postgres
 		// Binary parameters: lib/pq otherwise sends []byte (raw mail, attachments) as hex
-		// text, doubling what crosses the wire (measured +30-49 % on the spool commit).
+		// text, doubling what crosses the wire.
 		if !strings.Contains(dsn, "binary_parameters=") {
 			sep := "?"
 			if strings.Contains(dsn, "?") {
@@ -86,8 +90,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	if dialect == SQLite {
 		// One connection: SQLite has one writer anyway, and writers on several connections
-		// meet in its busy handler, which sleeps up to 100 ms at a time (measured: p99 of
-		// the 250 from ~435 ms down to ~11 ms, 2-3x the throughput). WAL still lets other
+		// meet in its busy handler, which sleeps up to 100 ms at a time. WAL still lets other
 		// processes (the CLI) read beside it. Code must never query the DB handle while
 		// holding a transaction: that would wait for itself.
 		db.SetMaxOpenConns(1)
@@ -104,6 +107,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
 	return &Store{DB: db, Dialect: dialect}, nil
+}
+
+// uriPath escapes what a SQLite URI filename would read as syntax: a '#' would end the
+// path (the rest a fragment) and a '?' start the parameters, so a data directory named
+// "support#2" would silently open the database "support" instead.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
 }
 
 // openCaching opens a handle whose connections keep their prepared statements
@@ -153,7 +163,7 @@ func redact(url string) string {
 
 // Migrate applies the embedded schema migrations and returns the versions applied now.
 func (s *Store) Migrate(ctx context.Context) ([]int, error) {
-	return migrations.Apply(ctx, s.DB, s.Dialect)
+	return applyMigrations(ctx, s.DB, s.Dialect)
 }
 
 // Close closes the database handle.
@@ -164,7 +174,7 @@ func (s *Store) Close() error {
 
 // Tx runs fn in one transaction and commits it when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return runTx(ctx, s.DB, fn)
+	return s.runTx(ctx, s.DB, fn)
 }
 
 // txBeginner is a pool (sqlx.DB) or one held connection (sqlx.Conn).
@@ -172,20 +182,27 @@ type txBeginner interface {
 	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
 }
 
-// runTx runs fn in a transaction begun on b and commits it when fn returns nil.
-func runTx(ctx context.Context, b txBeginner, fn func(tx *sqlx.Tx) error) error {
+// runTx runs fn in a transaction begun on b and commits it when fn returns nil; then,
+// if fn wrote outbox rows, it wakes the outbound worker, so no caller has to remember.
+func (s *Store) runTx(ctx context.Context, b txBeginner, fn func(tx *sqlx.Tx) error) error {
 	tx, err := b.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	_, queued := s.queued.LoadAndDelete(tx) // a reused address must not inherit a mark
 	if err := fn(tx); err != nil {
+		s.queued.Delete(tx)
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return fmt.Errorf("%w (rollback: %v)", err, rerr)
 		}
 		return err
 	}
+	_, queued = s.queued.LoadAndDelete(tx)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if queued && s.outboxWake != nil {
+		s.outboxWake()
 	}
 	return nil
 }

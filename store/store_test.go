@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -222,4 +224,20 @@ func TestDueInboundMergesNewAndRetriesOldestFirst(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestASQLitePathWithURISyntaxOpensExactlyThatFile(t *testing.T) {
+	for _, name := range []string{"support#2", "what?", "100%", "plain"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "mxdesk.db"))
+			storetest.MustNotErr(t, "open", err)
+			defer st.Close()
+			_, err = st.Migrate(context.Background())
+			storetest.MustNotErr(t, "migrate", err)
+			if _, err := os.Stat(filepath.Join(dir, "mxdesk.db")); err != nil {
+				t.Errorf("the database is not where it was asked for: %v", err)
+			}
+		})
+	}
 }

@@ -113,3 +113,65 @@ func TicketExists(ctx context.Context, q sqlx.QueryerContext, id int64) (bool, e
 	}
 	return n > 0, nil
 }
+
+// UpdateTicketStatus sets the status and the timestamp that goes with it: resolved_at for
+// Resolved, closed_at for Closed, both cleared when the ticket opens again.
+func UpdateTicketStatus(ctx context.Context, q sqlx.ExtContext, id int64, status string, at time.Time) error {
+	query := `UPDATE tickets SET status = ?, resolved_at = NULL, closed_at = NULL, updated_at = ? WHERE id = ?`
+	args := []any{status, at, id}
+	switch status {
+	case "resolved":
+		query = `UPDATE tickets SET status = ?, resolved_at = ?, updated_at = ? WHERE id = ?`
+		args = []any{status, at, at, id}
+	case "closed":
+		query = `UPDATE tickets SET status = ?, closed_at = ?, updated_at = ? WHERE id = ?`
+		args = []any{status, at, at, id}
+	}
+	if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+		return fmt.Errorf("ticket %d: status %s: %w", id, status, err)
+	}
+	return nil
+}
+
+// FlagTicket flags a ticket for an agent's attention, keeping an earlier reason.
+func FlagTicket(ctx context.Context, q sqlx.ExtContext, id int64, reason string) error {
+	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET flagged = ?, flag_reason = CASE WHEN flag_reason = '' THEN ? ELSE flag_reason END WHERE id = ?`),
+		true, reason, id)
+	if err != nil {
+		return fmt.Errorf("ticket %d: flag: %w", id, err)
+	}
+	return nil
+}
+
+// SetTicketPriority changes a ticket's priority.
+func SetTicketPriority(ctx context.Context, q sqlx.ExtContext, id int64, priority string) error {
+	return setTicketColumn(ctx, q, id, "priority", priority)
+}
+
+// SetTicketTeam moves a ticket to another team.
+func SetTicketTeam(ctx context.Context, q sqlx.ExtContext, id, teamID int64) error {
+	return setTicketColumn(ctx, q, id, "team_id", teamID)
+}
+
+// SetTicketAssignee assigns a ticket to an agent.
+func SetTicketAssignee(ctx context.Context, q sqlx.ExtContext, id, agentID int64) error {
+	return setTicketColumn(ctx, q, id, "assignee_id", agentID)
+}
+
+// setTicketColumn sets one column, named by the functions above, never by input.
+func setTicketColumn(ctx context.Context, q sqlx.ExtContext, id int64, column string, value any) error {
+	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET `+column+` = ?, updated_at = ? WHERE id = ?`), value, now(), id)
+	if err != nil {
+		return fmt.Errorf("ticket %d: set %s: %w", id, column, err)
+	}
+	return nil
+}
+
+// MarkFirstResponse records the first agent reply's time, once.
+func MarkFirstResponse(ctx context.Context, q sqlx.ExtContext, id int64, at time.Time) error {
+	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET first_responded_at = ? WHERE id = ? AND first_responded_at IS NULL`), at, id)
+	if err != nil {
+		return fmt.Errorf("ticket %d: first response: %w", id, err)
+	}
+	return nil
+}

@@ -65,7 +65,7 @@ func StripSubjectTag(subject string) string {
 }
 
 // forwardPrefix matches the forward markers mail clients put before a subject, in the
-// languages PITFALLS lists: Fwd/Fw (English), WG (German), TR (French), RV (Spanish),
+// languages of pitfall 6 (docs/pitfalls.md): Fwd/Fw (English), WG (German), TR (French), RV (Spanish),
 // Doorst (Dutch), Enc (Portuguese). Reply markers (Re, AW, SV, VS, Réf) are not forwards.
 var forwardPrefix = regexp.MustCompile(`(?i)^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|doorst|enc)\s*:`)
 

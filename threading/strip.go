@@ -8,7 +8,7 @@ import (
 )
 
 // Reply stripping: what a reader of the ticket needs to see of a reply. The full message
-// stays stored and downloadable (DESIGN "Threading, in order"); these functions only decide
+// stays stored and downloadable (docs/architecture.md, "The path of one message"); these functions only decide
 // what is displayed and what goes into notifications, so when in doubt they keep text.
 //
 // The rules, in the order they are applied:
@@ -25,7 +25,7 @@ import (
 //     new text only below it, the block is history and goes.
 //
 // Quoted blocks with new text after them are otherwise kept: that is an interleaved reply
-// (PITFALLS 27, FreeScout#4263), where the quotes are the questions being answered.
+// (pitfall 27, FreeScout#4263), where the quotes are the questions being answered.
 //
 // Forwards are not replies: callers should not strip a message whose subject says it is a
 // forward (Fwd:, WG:, TR:, …), because the forwarded original is its content, and an

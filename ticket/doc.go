@@ -1,24 +1,8 @@
-// Package ticket is the domain service: it changes tickets (status, ratings) and decides
-// which notifications a change causes, writing them as outbox rows in the same
-// transaction. Ingest, the portal and the jobs all change tickets through it, so a
-// status change notifies the customer the same way whoever made it. It composes mail
-// through outbound and never sends it.
+// Package ticket is the domain and its one door: every change to a ticket — creating one
+// (from mail, the portal, the API, an import), adding a customer's or an agent's message,
+// a note, a status, priority, team or assignee change, close, reopen, rating — goes
+// through Service, in the caller's transaction. The service decides which notifications a
+// change causes and writes them as outbox rows in that same transaction; the store wakes
+// the outbound worker when it commits. It composes mail through outbound and never sends
+// it. What the rows mean (statuses, priorities, event and message kinds) is named here.
 package ticket
-
-// Statuses of a ticket: Open -> In Progress (first agent reply) -> Resolved (agent) ->
-// Closed (customer, or automatically). A customer reply reopens.
-const (
-	StatusOpen       = "open"
-	StatusInProgress = "in_progress"
-	StatusResolved   = "resolved"
-	StatusClosed     = "closed"
-)
-
-// ValidStatus reports whether s is one of the four statuses.
-func ValidStatus(s string) bool {
-	switch s {
-	case StatusOpen, StatusInProgress, StatusResolved, StatusClosed:
-		return true
-	}
-	return false
-}

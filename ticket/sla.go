@@ -132,16 +132,20 @@ const (
 )
 
 // WarnSLA mails every agent of the ticket's team that a deadline is near (kind
-// WarnResponse, WarnResolution) or passed (BreachResponse, BreachResolution). The
-// caller records the warning so it goes out once per deadline.
-func (s *Service) WarnSLA(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind string, deadline time.Time) (bool, error) {
+// WarnResponse, WarnResolution) or passed (BreachResponse, BreachResolution), once per
+// deadline: it records the warning and does nothing when it was recorded before.
+func (s *Service) WarnSLA(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind string, deadline time.Time) error {
+	first, err := store.RecordSLAWarning(ctx, tx, ticketID, kind, deadline, s.now())
+	if err != nil || !first {
+		return err // warned already (another replica's job): once per deadline
+	}
 	cal := s.sla().Calendar
 	when := deadline.In(cal.Loc).Format("2006-01-02 15:04 MST")
-	queued, err := s.mailAgents(ctx, tx, ticketID, outbound.KindSLAWarning, func(n *outbound.Notice) {
+	err = s.mailAgents(ctx, tx, ticketID, outbound.KindSLAWarning, func(n *outbound.Notice) {
 		n.Event, n.Message = kind, when
 	})
 	if err != nil {
-		return false, err
+		return err
 	}
-	return queued, store.InsertEvent(ctx, tx, ticketID, "sla_"+kind, "", jsonObj("deadline", deadline.UTC().Format(time.RFC3339)))
+	return store.InsertEvent(ctx, tx, ticketID, EvSLAPrefix+kind, "", jsonObj("deadline", deadline.UTC().Format(time.RFC3339)))
 }

@@ -1,5 +1,6 @@
 // Command verify reads an mxdesk database after a bench, crash or soak run and says
-// whether anything was lost or doubled. It only reads.
+// whether anything was lost or doubled. It only reads. It writes its own SQL, outside
+// store, on purpose: a check that went through the code it checks would share its bugs.
 //
 //	verify counts -db URL                       print row counts as JSON
 //	verify wait   -db URL [-timeout D]          wait until ingest and outbound are idle, print counts

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/mail"
 	"os/exec"
 	"strings"
@@ -149,7 +150,7 @@ team = "Support"
 			if !strings.Contains(string(errMail.Raw), "stauts") {
 				t.Errorf("the explanation does not name the bad command:\n%s", errMail.Raw)
 			}
-			time.Sleep(500 * time.Millisecond)
+			waitFor(t, "nothing in flight", 15*time.Second, inst.settled)
 			if after := countTo(sink, "alice@example.org"); after != before {
 				t.Errorf("customer got %d more mails after a forged reply and a bad command", after-before)
 			}
@@ -163,6 +164,90 @@ team = "Support"
 				}
 			}
 			_ = threading.RoleAgent
+		})
+	}
+}
+
+// TestAnUnauthenticatedAgentReplyReachesOnlyTheAgent: an agent at the company's domain
+// answers from a server that publishes no SPF and does not sign. mxdesk refuses to relay
+// it, and tells the agent at the configured address why and what fixes it, instead of
+// leaving them believing the customer was answered. `ticket show` prints what people
+// read, `--full` what arrived.
+func TestAnUnauthenticatedAgentReplyReachesOnlyTheAgent(t *testing.T) {
+	swaks := needPeer(t, "swaks")
+	for name, mkURL := range storetest.Dialects(t) {
+		t.Run(name, func(t *testing.T) {
+			sink := sinktest.Start(t)
+			inst := newInstance(t, mkURL(t), sink.Addr, `[[agents]]
+email = "ana@example.com"
+name = "Ana Agent"
+team = "Support"
+`)
+			inst.start()
+			swaksSend(t, swaks, inst.smtp, "alice@example.org", "support@example.com",
+				[]string{"Subject: Printer on fire", "Message-Id: <u1@example.org>"},
+				"It is still burning.\n\nOn Mon, 23 Nov 2026, Bob wrote:\n> Have you tried turning it off?")
+			mailsTo(t, sink, "alice@example.org", "acknowledgement", 1)
+			note := mailsTo(t, sink, "ana@example.com", "agent_notification", 1)[0]
+			agentAddr, err := mail.ParseAddress(note.Header.Get("Reply-To"))
+			if err != nil {
+				t.Fatalf("agent notification Reply-To %q", note.Header.Get("Reply-To"))
+			}
+			for i := range 2 {
+				swaksSend(t, swaks, inst.smtp, "ana@example.com", agentAddr.Address,
+					[]string{"Subject: Re: [#1] Printer on fire", fmt.Sprintf("Message-Id: <ana%d@example.com>", i)},
+					"Please switch it off at the wall.")
+			}
+			notice := mailsTo(t, sink, "ana@example.com", "agent_reply_refused", 1)[0]
+			body := strings.ReplaceAll(string(notice.Raw), "=\r\n", "")
+			for _, want := range []string{"NOT sent", "SPF", "DKIM", "trusted_unauthenticated_domains", "switch it off at the wall"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the notice does not say %q:\n%s", want, notice.Raw)
+				}
+			}
+			// The refusal, the notice and any mail to Alice would be written in the one
+			// transaction that handled the reply: the outbox is the whole truth.
+			var out []struct {
+				Kind   string `json:"kind"`
+				RcptTo string `json:"rcpt_to"`
+			}
+			waitFor(t, "both replies handled", 15*time.Second, func() bool {
+				var show ticketOut
+				inst.cliJSON(&show, "ticket", "show", "1")
+				return len(show.Messages) == 3
+			})
+			inst.cliJSON(&out, "queue", "outbound")
+			kinds := map[string]int{}
+			for _, o := range out {
+				kinds[o.Kind+" to "+o.RcptTo]++
+			}
+			want := map[string]int{"acknowledgement to alice@example.org": 1, "agent_notification to ana@example.com": 1,
+				"agent_reply_refused to ana@example.com": 1}
+			if fmt.Sprint(kinds) != fmt.Sprint(want) {
+				t.Errorf("outbox holds %v, want %v (nothing to Alice but the acknowledgement, one notice for two replies)", kinds, want)
+			}
+
+			var show struct {
+				Messages []struct {
+					Kind     string `json:"kind"`
+					Text     string `json:"text"`
+					TextFull string `json:"text_full"`
+				} `json:"messages"`
+			}
+			inst.cliJSON(&show, "ticket", "show", "1")
+			first := show.Messages[0]
+			if strings.Contains(first.Text, "turning it off") || !strings.Contains(first.TextFull, "turning it off") || !strings.Contains(first.Text, "still burning") {
+				t.Errorf("text %q / text_full %q: want the quote stripped from text only", first.Text, first.TextFull)
+			}
+			if k := show.Messages[1].Kind; k != "agent_refused" {
+				t.Errorf("the refused reply is stored as %q, want agent_refused", k)
+			}
+			if plain := inst.cli("ticket", "show", "1"); strings.Contains(plain, "turning it off") {
+				t.Errorf("ticket show prints the quoted history:\n%s", plain)
+			}
+			if full := inst.cli("ticket", "show", "1", "--full"); !strings.Contains(full, "turning it off") {
+				t.Errorf("ticket show --full leaves out the quoted history:\n%s", full)
+			}
 		})
 	}
 }

@@ -157,7 +157,7 @@ func testFirstLight(t *testing.T, inst *instance, sink *sinktest.Sink) {
 		t.Errorf("%d tickets after the replies, want 1", len(list))
 	}
 	// Replies get no second acknowledgement.
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, "nothing in flight", 15*time.Second, inst.settled)
 	if n := len(sink.Messages()); n != 1 {
 		t.Errorf("sink got %d mails, want only the one acknowledgement", n)
 	}

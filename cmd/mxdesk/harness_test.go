@@ -250,6 +250,28 @@ type ticketOut struct {
 	} `json:"messages"`
 }
 
+// settled reports whether nothing is in flight: every spool row ingested and no mail
+// waiting to be sent. Unless new mail arrives, nothing more can reach the sink after
+// that: tests wait for it before they assert that something was not sent.
+func (inst *instance) settled() bool {
+	var in, out []struct {
+		Status string `json:"status"`
+	}
+	inst.cliJSON(&in, "queue", "inbound")
+	inst.cliJSON(&out, "queue", "outbound")
+	for _, r := range in {
+		if r.Status == "new" || r.Status == "failed" {
+			return false
+		}
+	}
+	for _, r := range out {
+		if r.Status == "pending" || r.Status == "sending" {
+			return false
+		}
+	}
+	return true
+}
+
 func (inst *instance) tickets() []ticketOut {
 	var out []ticketOut
 	inst.cliJSON(&out, "ticket", "list")

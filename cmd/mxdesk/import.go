@@ -99,7 +99,7 @@ func newImporter(ctx context.Context, cfg *config.Config, st *store.Store, mailb
 	}
 	ing, err := ingest.NewArchive(st, ingest.Config{
 		Resolve: svc.router.Resolve, Own: svc.router.Own, Tickets: svc.tickets,
-		TrustedDomains: cfg.TrustedUnauthenticatedDomains, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
+		TrustedDomains: cfg.TrustedUnauthenticatedDomains,
 	}, mailbox, log)
 	if err != nil {
 		return nil, fmt.Errorf("--mailbox: %w", err)

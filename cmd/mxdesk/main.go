@@ -34,7 +34,9 @@ Commands:
   agent list [--json]       the agents and their teams
   ticket list [--json] [--status S] [--limit N]
                             list tickets, newest first
-  ticket show N [--json]    one ticket with its messages and attachments
+  ticket show N [--json] [--full]
+                            one ticket with its messages as people read them
+                            (--full: as received); --json carries text and text_full
   queue inbound [--json] [--status S]
                             the inbound spool (failed rows show their error)
   queue outbound [--json] [--status S]

@@ -107,7 +107,22 @@ cleanup = "@every 5s"
 		(SELECT id FROM tickets ORDER BY id LIMIT ?)`), time.Now().UTC().Add(-time.Minute), resolved)
 	storetest.MustNotErr(t, "resolve", err)
 	msgs := sink.Wait(t, messages+resolved, 2*time.Minute)
-	time.Sleep(3 * time.Second) // ticks that would send a second request, if any could
+	// Three more runs of the job, on either replica, each of which would have sent a
+	// second request if any could; then nothing may be in flight.
+	feedbackRuns := func() int {
+		n := 0
+		for _, inst := range []*instance{a, b} {
+			for _, m := range jobRan.FindAllStringSubmatch(inst.log.String(), -1) {
+				if m[1] == "feedback-requests" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	runs := feedbackRuns()
+	waitFor(t, "three more feedback-requests runs", 30*time.Second, func() bool { return feedbackRuns() >= runs+3 })
+	waitFor(t, "nothing in flight", 30*time.Second, func() bool { return a.settled() && b.settled() })
 
 	msgs = sink.Messages()
 	acks, feedback := map[string]int{}, map[string]int{}

@@ -106,7 +106,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		Name: "mxdesk_spool_batches_redone_total",
 		Help: "Spool batches that failed and were committed again row by row (their sessions waited twice); should stay 0.",
 	}, func() float64 { return float64(spool.Redone()) }))
-	smtpCfg, err := smtpConfig(cfg, router.Check)
+	smtpCfg, err := smtpConfig(cfg, svc.resolver, router.Known)
 	if err != nil {
 		return err
 	}

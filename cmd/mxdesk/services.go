@@ -67,11 +67,11 @@ func buildServices(cfg *config.Config, st *store.Store, reg prometheus.Registere
 	s.links = ticket.NewLinks(s.secret, cfg.Portal.BaseURL)
 	s.tickets = ticket.New(st, ticket.Config{
 		Composer: s.composer, Signer: s.signer, Links: s.links, MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour,
-		OnOutbox: s.worker.Wake, SLA: sla,
+		SLA: sla, Own: s.router.Own, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
 	}, log)
 	s.ingester = ingest.New(st, ingest.Config{
-		Resolve: s.router.Resolve, Own: s.router.Own, Tickets: s.tickets, OnOutbox: s.worker.Wake,
-		TrustedDomains: cfg.TrustedUnauthenticatedDomains, ReopenWindow: cfg.Tickets.ReopenWindow.Duration,
+		Resolve: s.router.Resolve, Own: s.router.Own, Tickets: s.tickets,
+		TrustedDomains: cfg.TrustedUnauthenticatedDomains,
 	}, log)
 	return s, nil
 }

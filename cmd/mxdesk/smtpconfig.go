@@ -13,11 +13,7 @@ import (
 
 // smtpConfig turns the [smtp] and [dns] sections into the SMTP server's configuration:
 // the one resolver, the authentication checks that use it, TLS, and the limits.
-func smtpConfig(cfg *config.Config, checkRecipient func(string) error) (smtpd.Config, error) {
-	res, err := resolver.New(resolver.Config{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.Duration})
-	if err != nil {
-		return smtpd.Config{}, fmt.Errorf("dns.server: %w", err)
-	}
+func smtpConfig(cfg *config.Config, res *resolver.Resolver, knownRecipient func(string) bool) (smtpd.Config, error) {
 	// mxdesk is the destination for its own domain and its mailboxes' domains; any other
 	// recipient domain is a relay attempt.
 	local := []string{strings.ToLower(cfg.Domain)}
@@ -29,7 +25,7 @@ func smtpConfig(cfg *config.Config, checkRecipient func(string) error) (smtpd.Co
 	sc := smtpd.Config{
 		Listen: cfg.SMTP.Listen, Hostname: cfg.SMTP.Hostname, MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
 		MaxRecipients: cfg.SMTP.MaxRecipients, ReadTimeout: cfg.SMTP.ReadTimeout.Duration,
-		WriteTimeout: cfg.SMTP.WriteTimeout.Duration, CheckRecipient: checkRecipient,
+		WriteTimeout: cfg.SMTP.WriteTimeout.Duration, KnownRecipient: knownRecipient,
 		LocalDomains:   local,
 		MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes, MaxHeaderFields: cfg.SMTP.MaxHeaderFields,
 		MaxCommands: cfg.SMTP.MaxCommands, MaxErrors: cfg.SMTP.MaxErrors,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mxdesk/mxdesk/store"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 // ticketJSON is the shape `ticket list --json` prints; scripts and tests rely on it.
@@ -44,15 +45,17 @@ type ticketDetailJSON struct {
 }
 
 type messageJSON struct {
-	ID          int64            `json:"id"`
-	Direction   string           `json:"direction"`
-	Kind        string           `json:"kind"`
-	From        string           `json:"from"`
-	To          []string         `json:"to"`
-	Cc          []string         `json:"cc,omitempty"`
-	MessageID   string           `json:"message_id"`
-	Subject     string           `json:"subject"`
+	ID        int64    `json:"id"`
+	Direction string   `json:"direction"`
+	Kind      string   `json:"kind"`
+	From      string   `json:"from"`
+	To        []string `json:"to"`
+	Cc        []string `json:"cc,omitempty"`
+	MessageID string   `json:"message_id"`
+	Subject   string   `json:"subject"`
+	// Text is what people read (quoted history stripped); TextFull the text as received.
 	Text        string           `json:"text"`
+	TextFull    string           `json:"text_full"`
 	CreatedAt   time.Time        `json:"created_at"`
 	RawSHA256   string           `json:"raw_sha256,omitempty"`
 	ParseErrors []string         `json:"parse_errors,omitempty"`
@@ -93,6 +96,7 @@ func cmdTicket(ctx context.Context, cfgPath string, args []string, stdout io.Wri
 	asJSON := fs.Bool("json", false, "print JSON")
 	status := fs.String("status", "", "only tickets with this status (list)")
 	limit := fs.Int("limit", 100, "at most this many tickets (list)")
+	full := fs.Bool("full", false, "each message's text as received, quoted history included (show)")
 	// Flags may come before or after the ticket number.
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -142,7 +146,7 @@ func cmdTicket(ctx context.Context, cfgPath string, args []string, stdout io.Wri
 		if *asJSON {
 			return writeJSON(stdout, d)
 		}
-		printTicket(stdout, d)
+		printTicket(stdout, d, *full)
 		return nil
 	default:
 		return usageError{fmt.Sprintf("unknown subcommand %q: want list or show", sub)}
@@ -169,7 +173,7 @@ func loadTicketDetail(ctx context.Context, st *store.Store, id int64) (*ticketDe
 	d := &ticketDetailJSON{ticketJSON: toTicketJSON(*t), Messages: []messageJSON{}, Events: []eventJSON{}}
 	for _, m := range msgs {
 		mj := messageJSON{ID: m.ID, Direction: m.Direction, Kind: m.Kind, From: m.FromAddr, MessageID: m.MessageID,
-			Subject: m.Subject, Text: m.Text, CreatedAt: m.CreatedAt, To: []string{}, Attachments: []attachmentJSON{}}
+			Subject: m.Subject, Text: ticket.ReadableText(&m), TextFull: m.Text, CreatedAt: m.CreatedAt, To: []string{}, Attachments: []attachmentJSON{}}
 		_ = json.Unmarshal([]byte(m.ToJSON), &mj.To)
 		_ = json.Unmarshal([]byte(m.CcJSON), &mj.Cc)
 		if m.RawSHA256 != nil {
@@ -191,7 +195,9 @@ func loadTicketDetail(ctx context.Context, st *store.Store, id int64) (*ticketDe
 	return d, nil
 }
 
-func printTicket(w io.Writer, d *ticketDetailJSON) {
+// printTicket writes a ticket for a person: each message as people read it, or with
+// full as it was received.
+func printTicket(w io.Writer, d *ticketDetailJSON, full bool) {
 	fmt.Fprintf(w, "Ticket #%d: %s\n", d.ID, d.Subject)
 	fmt.Fprintf(w, "Status %s, priority %s, team %s, contact %s\n", d.Status, d.Priority, d.Team, d.Contact)
 	if d.Flagged {
@@ -203,7 +209,11 @@ func printTicket(w io.Writer, d *ticketDetailJSON) {
 		if m.Auth != nil {
 			fmt.Fprintf(w, "Auth: dkim=%s spf=%s dmarc=%s aligned=%s\n", m.Auth.DKIM, m.Auth.SPF, m.Auth.DMARC, m.Auth.AlignedDomain)
 		}
-		fmt.Fprintf(w, "Subject: %s\n\n%s\n", m.Subject, strings.TrimSpace(m.Text))
+		text := m.Text
+		if full {
+			text = m.TextFull
+		}
+		fmt.Fprintf(w, "Subject: %s\n\n%s\n", m.Subject, strings.TrimSpace(text))
 		for _, a := range m.Attachments {
 			fmt.Fprintf(w, "[attachment] %s (%s, %d bytes, sha256 %s)\n", a.Filename, a.ContentType, a.Size, a.SHA256)
 		}

@@ -84,26 +84,21 @@ func TeamByName(ctx context.Context, q sqlx.QueryerContext, name string) (int64,
 	return id, nil
 }
 
-// SetTicketField changes one of the fields agents set by command: priority, team_id,
-// assignee_id. The column is chosen from this fixed list, never from input.
-func SetTicketField(ctx context.Context, q sqlx.ExtContext, id int64, field string, value any) error {
-	switch field {
-	case "priority", "team_id", "assignee_id":
-	default:
-		return fmt.Errorf("ticket %d: field %q cannot be set", id, field)
+// EnsureTeam returns the id of the team with this name, creating it if needed.
+func EnsureTeam(ctx context.Context, q sqlx.ExtContext, name string) (int64, error) {
+	// Teams exist from serve's start on: a read on the hot path, a write only the first time.
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, q, &ids, q.Rebind(`SELECT id FROM teams WHERE name = ?`), name); err != nil {
+		return 0, fmt.Errorf("team %s: %w", name, err)
 	}
-	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET `+field+` = ?, updated_at = ? WHERE id = ?`), value, now(), id)
+	if len(ids) == 1 {
+		return ids[0], nil
+	}
+	var id int64
+	err := sqlx.GetContext(ctx, q, &id, q.Rebind(`INSERT INTO teams (name, created_at) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`), name, now())
 	if err != nil {
-		return fmt.Errorf("ticket %d: set %s: %w", id, field, err)
+		return 0, fmt.Errorf("team %s: %w", name, err)
 	}
-	return nil
-}
-
-// MarkFirstResponse records the first agent reply's time, once.
-func MarkFirstResponse(ctx context.Context, q sqlx.ExtContext, id int64, at time.Time) error {
-	_, err := q.ExecContext(ctx, q.Rebind(`UPDATE tickets SET first_responded_at = ? WHERE id = ? AND first_responded_at IS NULL`), at, id)
-	if err != nil {
-		return fmt.Errorf("ticket %d: first response: %w", id, err)
-	}
-	return nil
+	return id, nil
 }
