@@ -197,8 +197,7 @@ pprof = false
 
 [log]
 # "text" (key=value lines, for people) or "json" (one JSON object per line,
-# for log shippers). Every line about a message carries its spool id
-# (inbound_id) and Message-ID (message_id).
+# for log shippers).
 format = "text"
 
 [dns]
