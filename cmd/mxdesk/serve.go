@@ -111,6 +111,8 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	smtpCfg.Metrics = smtpd.NewMetrics(reg)
+	reload := newReloader(cfgPath, cfg, st, router, svc.composer, log) // SIGHUP (reload.go)
+	smtpCfg.TLS = reload.wrapTLS(smtpCfg.TLS)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log)
 	if err != nil {
@@ -136,6 +138,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	start(func() { ing.Run(workCtx, time.Minute) })
 	start(func() { worker.Run(workCtx) })
 	start(func() { sched.Run(workCtx) })
+	start(func() { reload.run(workCtx) })
 	errc := make(chan error, 4)
 	go func() { errc <- smtpSrv.Serve(smtpL) }()
 	if cfg.SMTP.TLSListen != "" {
