@@ -197,7 +197,7 @@ pprof = false
 
 [log]
 # "text" (key=value lines, for people) or "json" (one JSON object per line,
-# for log shippers).
+# for log shippers). Lines about a message carry inbound_id and message_id.
 format = "text"
 
 [dns]

@@ -181,7 +181,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 				return err
 			}
 			if !ok {
-				g.log.Warn("ingest: reply address names a ticket that does not exist; opening a new one", "ticket", rt.TicketID, "inbound_id", in.ID)
+				g.log.Warn("ingest: reply address names a ticket that does not exist; opening a new one", "ticket", rt.TicketID, "inbound_id", in.ID, "message_id", pm.MessageID)
 				rt.TicketID, rt.Agent = 0, false
 			}
 		}
