@@ -227,3 +227,28 @@ func TestImportResumesAfterKill9(t *testing.T) {
 		t.Errorf("%d spool rows, want %d", got, n)
 	}
 }
+
+// TestBackupWhileServing: `mxdesk backup` beside a running serve writes a copy that
+// opens and holds the ticket serve just made.
+func TestBackupWhileServing(t *testing.T) {
+	inst := newInstance(t, "sqlite:"+filepath.Join(t.TempDir(), "x.db"), "", "")
+	inst.start()
+	raw := "From: alice@example.org\r\nTo: support@example.com\r\nSubject: backed up\r\n\r\nhi\r\n"
+	if err := send(inst.smtp, "alice@example.org", []string{"support@example.com"}, raw); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ticket", 20*time.Second, func() bool { return len(inst.tickets()) == 1 })
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if got := inst.cli("backup", out); !strings.Contains(got, "wrote "+out) {
+		t.Fatalf("backup said %q", got)
+	}
+	cp, err := store.Open(context.Background(), "sqlite:"+out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	var subject string
+	if err := cp.DB.Get(&subject, "SELECT subject FROM tickets"); err != nil || subject != "backed up" {
+		t.Errorf("the copy: %q, %v", subject, err)
+	}
+}
