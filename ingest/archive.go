@@ -110,20 +110,18 @@ func (g *Ingester) Archive(ctx context.Context, msgs []ArchiveMessage) ([]Archiv
 // archiveOne stores one message inside a savepoint, so its failure undoes only its own
 // writes; the failure is then kept as a spool row with the error.
 func (g *Ingester) archiveOne(ctx context.Context, tx *sqlx.Tx, m *ArchiveMessage, pm *Parsed) (Archived, error) {
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT archive_one"); err != nil {
-		return Archived{}, fmt.Errorf("archive: %w", err)
-	}
 	in := g.archiveInbound(m, pm)
-	a, err := g.archiveApply(ctx, tx, m, in, pm)
+	var a Archived
+	err, serr := store.Savepoint(ctx, tx, func() error {
+		var err error
+		a, err = g.archiveApply(ctx, tx, m, in, pm)
+		return err
+	})
+	if serr != nil {
+		return Archived{}, serr
+	}
 	if err == nil {
-		_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT archive_one")
-		return a, err
-	}
-	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT archive_one"); rerr != nil {
-		return Archived{}, fmt.Errorf("archive: %w (after %v)", rerr, err)
-	}
-	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT archive_one"); rerr != nil {
-		return Archived{}, fmt.Errorf("archive: %w", rerr)
+		return a, nil
 	}
 	if ctx.Err() != nil {
 		return Archived{}, ctx.Err()

@@ -138,3 +138,49 @@ func BenchmarkImportMbox(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "msg/s")
 }
+
+// TestImportKeepsAFailedMessageAndRetriesIt: a message the database refuses is rolled
+// back alone (the rest of its batch is stored), kept raw as an import_failed spool row
+// with the error, and stored by the next run once the cause is gone.
+func TestImportKeepsAFailedMessageAndRetriesIt(t *testing.T) {
+	st := storetest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "mxdesk.db"))
+	ctx := context.Background()
+	_, err := st.DB.Exec(`CREATE TRIGGER boom BEFORE INSERT ON tickets WHEN NEW.subject = 'Question 2'
+		BEGIN SELECT RAISE(ABORT, 'boom: refused by a trigger'); END`)
+	storetest.MustNotErr(t, "trigger", err)
+	dir := t.TempDir()
+	old := time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i := 1; i <= 3; i++ {
+		write(t, filepath.Join(dir, fmt.Sprintf("%d.eml", i)), string(fourKiB(i, old.Add(time.Duration(i)*time.Hour))))
+	}
+	im := newTestImporter(t, st)
+	sum, err := im.Run(ctx, Options{Kind: KindEML, Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Tickets != 2 || len(sum.Failed) != 1 || !strings.Contains(sum.Failed[0].Error, "boom") || !strings.HasSuffix(sum.Failed[0].Source, "2.eml") {
+		t.Fatalf("summary %+v", sum)
+	}
+	var kept struct {
+		Status string `db:"status"`
+		Error  string `db:"error"`
+	}
+	storetest.MustNotErr(t, "kept row", st.DB.Get(&kept, "SELECT status, error FROM inbound WHERE id = ?", sum.Failed[0].InboundID))
+	if kept.Status != store.InboundImportFailed || !strings.Contains(kept.Error, "boom") {
+		t.Errorf("kept as %+v", kept)
+	}
+	_, err = st.DB.Exec("DROP TRIGGER boom")
+	storetest.MustNotErr(t, "drop trigger", err)
+	sum, err = im.Run(ctx, Options{Kind: KindEML, Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Tickets != 1 || sum.AlreadyImported != 2 || len(sum.Failed) != 0 {
+		t.Errorf("second run %+v: want the failed one stored, the others already imported", sum)
+	}
+	var left int
+	storetest.MustNotErr(t, "count", st.DB.Get(&left, "SELECT count(*) FROM inbound WHERE status = ?", store.InboundImportFailed))
+	if left != 0 {
+		t.Errorf("%d import_failed rows left after the retry", left)
+	}
+}

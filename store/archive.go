@@ -126,3 +126,21 @@ func (s *Store) ForBulk(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Savepoint runs fn inside a savepoint of tx: when fn fails, what it wrote is undone and
+// tx goes on without it (an import keeps the rest of its batch). fn's error is returned;
+// an error of the savepoint itself is wrapped and means tx is unusable.
+func Savepoint(ctx context.Context, tx *sqlx.Tx, fn func() error) (fnErr, err error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT sp"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if fnErr = fn(); fnErr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sp"); err != nil {
+			return fnErr, fmt.Errorf("savepoint: roll back: %w (after %v)", err, fnErr)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT sp"); err != nil {
+		return fnErr, fmt.Errorf("savepoint: release: %w", err)
+	}
+	return fnErr, nil
+}
