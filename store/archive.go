@@ -79,13 +79,13 @@ func MarkOurs(ctx context.Context, tx *sqlx.Tx, id int64, kind string) error {
 	return nil
 }
 
-// ImportedOpenTickets returns the tickets not yet Closed whose last change is before
+// ImportedOpenTickets returns the Open tickets whose last change is before
 // `before` and every message of which came from an import: the old conversations an
 // import closes. A ticket that live mail has touched is left alone.
 func ImportedOpenTickets(ctx context.Context, q sqlx.QueryerContext, before time.Time) ([]int64, error) {
 	var ids []int64
 	err := sqlx.SelectContext(ctx, q, &ids, rebind(q, `SELECT t.id FROM tickets t
-		WHERE t.status <> 'closed' AND t.updated_at < ?
+		WHERE t.status = 'open' AND t.updated_at < ?
 		AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id)
 		AND NOT EXISTS (SELECT 1 FROM messages m LEFT JOIN inbound i ON i.id = m.inbound_id
 			WHERE m.ticket_id = t.id AND (i.id IS NULL OR i.remote_addr <> ?))
@@ -143,4 +143,30 @@ func Savepoint(ctx context.Context, tx *sqlx.Tx, fn func() error) (fnErr, err er
 		return fnErr, fmt.Errorf("savepoint: release: %w", err)
 	}
 	return fnErr, nil
+}
+
+// CloseTicketsAsOfUpdate closes the tickets, each as of its own last change (closed_at =
+// updated_at), and records the event for each with data: two statements per 500
+// tickets instead of three per ticket (an import closes thousands at once).
+func CloseTicketsAsOfUpdate(ctx context.Context, tx *sqlx.Tx, ids []int64, actor, data string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		q, args, err := sqlx.In(`INSERT INTO events (ticket_id, kind, actor, data, created_at)
+			SELECT id, 'status_changed', ?, ?, ? FROM tickets WHERE id IN (?) ORDER BY id`, actor, data, now(), ids[:n])
+		if err != nil {
+			return fmt.Errorf("close tickets: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("close tickets: events: %w", err)
+		}
+		q, args, err = sqlx.In(`UPDATE tickets SET status = 'closed', closed_at = updated_at, resolved_at = NULL WHERE id IN (?)`, ids[:n])
+		if err != nil {
+			return fmt.Errorf("close tickets: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("close tickets: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package ticket
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -21,17 +20,10 @@ func (s *Service) CloseImported(ctx context.Context, tx *sqlx.Tx, before time.Ti
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range ids {
-		tk, err := store.GetTicket(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := store.UpdateTicketStatus(ctx, tx, id, StatusClosed, tk.UpdatedAt); err != nil {
-			return nil, err
-		}
-		if err := store.InsertEvent(ctx, tx, id, EvStatusChanged, SourceImport, jsonObj("from", tk.Status, "to", StatusClosed)); err != nil {
-			return nil, fmt.Errorf("ticket %d: %w", id, err)
-		}
+	// The tickets an import opens are open (archive mode changes no status), so "from"
+	// is open for each.
+	if err := store.CloseTicketsAsOfUpdate(ctx, tx, ids, SourceImport, jsonObj("from", StatusOpen, "to", StatusClosed)); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
