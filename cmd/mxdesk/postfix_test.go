@@ -78,6 +78,7 @@ biff = no
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
+transport_retry_time = 1s
 smtp_connect_timeout = 2s
 %[2]s`, dir, postfixRelay(mxdesk))
 	if err := os.WriteFile(filepath.Join(etc, "main.cf"), []byte(mainCf), 0o644); err != nil {
