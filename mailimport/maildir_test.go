@@ -63,3 +63,28 @@ func TestEMLFilesFindsEMLFilesInSubdirectories(t *testing.T) {
 		t.Errorf("files = %v", got)
 	}
 }
+
+// TestAFileThatVanishesIsSkippedNotFatal: a mail client may move a message between the
+// import's two passes; the import says so and goes on.
+func TestAFileThatVanishesIsSkippedNotFatal(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cur", "1"), "Subject: one\n\nx\n")
+	write(t, filepath.Join(dir, "cur", "2"), "Subject: two\n\nx\n")
+	src, err := openSource(KindMaildir, dir, Mboxrd, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, skips, err := src.index(nil)
+	if err != nil || len(entries) != 2 || len(skips) != 0 {
+		t.Fatalf("index: %v, %d entries, %d skipped", err, len(entries), len(skips))
+	}
+	if err := os.Remove(entries[1].path); err != nil {
+		t.Fatal(err)
+	}
+	if raw, why, err := src.read(&entries[0]); err != nil || why != "" || !strings.Contains(string(raw), "Subject:") {
+		t.Errorf("read of the file still there: %q, %q, %v", raw, why, err)
+	}
+	if _, why, err := src.read(&entries[1]); err != nil || !strings.Contains(why, "vanished") {
+		t.Errorf("read of the vanished file: why %q, err %v; want a skip saying it vanished", why, err)
+	}
+}
