@@ -58,8 +58,10 @@ type Config struct {
 	Feedback Feedback `toml:"feedback"`
 	Jobs     Jobs     `toml:"jobs"`
 	Portal   Portal   `toml:"portal"`
-	Metrics  Metrics  `toml:"metrics"`
-	DNS      DNS      `toml:"dns"`
+	// Templates are offered on the portal's new-ticket form; none: three built-ins.
+	Templates []Template `toml:"templates"`
+	Metrics   Metrics    `toml:"metrics"`
+	DNS       DNS        `toml:"dns"`
 	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
 	// authenticated without DKIM or SPF (customers who cannot sign their
 	// mail). Their From can be forged by anyone: list as few as possible.
@@ -212,6 +214,34 @@ type Portal struct {
 	// host). It never ends in a slash, so links can be built as
 	// BaseURL + "/path".
 	BaseURL string `toml:"base_url"`
+	// SessionIdle and SessionLifetime bound a customer's portal session: signed out
+	// after this long without a request, and this long after signing in whatever
+	// happens. With two-factor authentication on, at most 1h and 24h.
+	SessionIdle     Duration `toml:"session_idle"`
+	SessionLifetime Duration `toml:"session_lifetime"`
+	// TrustedProxies (CIDRs) are the peers whose X-Forwarded-For names the client,
+	// for throttles and logs: the HTTPS proxy in front of the portal.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// CustomerPriority lets customers mark a ticket they open in the portal as high
+	// priority.
+	CustomerPriority bool `toml:"customer_priority"`
+}
+
+// Template is a ticket template of the portal's new-ticket form ([[templates]]).
+type Template struct {
+	Name   string          `toml:"name"`
+	About  string          `toml:"about"`
+	Body   string          `toml:"body"`
+	Fields []TemplateField `toml:"fields"`
+}
+
+// TemplateField is an extra field of a template, stored with the ticket.
+type TemplateField struct {
+	Name     string   `toml:"name"`
+	Label    string   `toml:"label"`
+	Type     string   `toml:"type"` // text, textarea, select, checkbox, date, number
+	Required bool     `toml:"required"`
+	Options  []string `toml:"options"`
 }
 
 // Duration wraps time.Duration so TOML and environment values are Go
@@ -328,7 +358,10 @@ func base() *Config {
 		Jobs:     defaultJobs(),
 		Metrics:  Metrics{Listen: "127.0.0.1:9325"},
 		Portal: Portal{
-			Listen: "127.0.0.1:8080",
+			Listen:          "127.0.0.1:8080",
+			SessionIdle:     Duration{24 * time.Hour},
+			SessionLifetime: Duration{720 * time.Hour},
+			TrustedProxies:  []string{"127.0.0.0/8", "::1/128"},
 		},
 	}
 }

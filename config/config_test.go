@@ -76,8 +76,11 @@ func TestDefaults(t *testing.T) {
 		Jobs: Jobs{FeedbackRequests: "@every 10m", AutoClose: "@hourly", SLAWarnings: "@every 5m",
 			InboundRetry: "@every 1m", OutboundSweep: "@every 30s", Cleanup: "@daily"},
 		Portal: Portal{
-			Listen:  "127.0.0.1:8080",
-			BaseURL: "http://127.0.0.1:8080",
+			Listen:          "127.0.0.1:8080",
+			BaseURL:         "http://127.0.0.1:8080",
+			SessionIdle:     Duration{24 * time.Hour},
+			SessionLifetime: Duration{720 * time.Hour},
+			TrustedProxies:  []string{"127.0.0.0/8", "::1/128"},
 		},
 		Metrics:                       Metrics{Listen: "127.0.0.1:9325"},
 		DNS:                           DNS{Timeout: Duration{5 * time.Second}},

@@ -31,6 +31,9 @@ func TestExampleLoads(t *testing.T) {
 			want := Default()
 			if name == "derived uncommented" {
 				want.Agents = []Agent{{Email: "ana@example.com", Name: "Ana", Team: "Support"}}
+				want.Templates = []Template{{Name: "Bug Report", About: "Tell us how to reproduce it.",
+					Body:   "Steps to reproduce:\n\nExpected:\n\nActual:\n",
+					Fields: []TemplateField{{Name: "version", Label: "Version", Type: "text", Required: true, Options: []string{}}}}}
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("example loads as\n%+v\nbut defaults are\n%+v", c, want)

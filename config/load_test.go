@@ -63,7 +63,7 @@ func fullConfig() *Config {
 	c.Outbound.From = "Example Help <help@example.com>"
 	c.Outbound.RetryMax = Duration{24 * time.Hour}
 	c.Outbound.MaxAutoPerHour = 3
-	c.Portal = Portal{Listen: "127.0.0.1:9090", BaseURL: "https://help.example.com"}
+	c.Portal.Listen, c.Portal.BaseURL = "127.0.0.1:9090", "https://help.example.com"
 	return c
 }
 
@@ -130,7 +130,7 @@ func TestEnvOverridesFile(t *testing.T) {
 	}
 	want.Outbound.Relay, want.Outbound.From = "", "help@example.org"
 	want.Outbound.RetryMax, want.Outbound.MaxAutoPerHour = Duration{time.Hour}, 1
-	want.Portal = Portal{Listen: "[::1]:8000", BaseURL: "https://example.org/help"}
+	want.Portal.Listen, want.Portal.BaseURL = "[::1]:8000", "https://example.org/help"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}

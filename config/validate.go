@@ -166,6 +166,12 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 
 	check("portal.listen", checkHostPort(c.Portal.Listen, true))
 	check("portal.base_url", checkBaseURL(c.Portal.BaseURL))
+	check("portal.session_idle", checkPositive(c.Portal.SessionIdle.Duration))
+	check("portal.session_lifetime", checkPositive(c.Portal.SessionLifetime.Duration))
+	for i, n := range c.Portal.TrustedProxies {
+		check(fmt.Sprintf("portal.trusted_proxies[%d]", i), checkCIDR(n))
+	}
+	checkTemplates(c.Templates, check)
 
 	return errors.Join(errs...)
 }
@@ -400,4 +406,39 @@ func checkTLS(s SMTP) error {
 		return fmt.Errorf("cannot load %s with key %s: %v", s.TLSCert, s.TLSKey, err)
 	}
 	return nil
+}
+
+// checkTemplates checks the portal's ticket templates: named, unique, fields of a known
+// type with a usable name, a select with options.
+func checkTemplates(ts []Template, check func(string, error)) {
+	seen := map[string]bool{}
+	for i, t := range ts {
+		key := fmt.Sprintf("templates[%d]", i)
+		if strings.TrimSpace(t.Name) == "" {
+			check(key+".name", errors.New("must not be empty"))
+		} else if seen[t.Name] {
+			check(key+".name", fmt.Errorf("%q appears twice", t.Name))
+		}
+		seen[t.Name] = true
+		fields := map[string]bool{}
+		for j, f := range t.Fields {
+			fk := fmt.Sprintf("%s.fields[%d]", key, j)
+			switch {
+			case f.Name == "" || strings.Trim(f.Name, "abcdefghijklmnopqrstuvwxyz0123456789_") != "":
+				check(fk+".name", fmt.Errorf("%q: use lower-case letters, digits and _ (the form field is field_<name>)", f.Name))
+			case fields[f.Name]:
+				check(fk+".name", fmt.Errorf("%q appears twice", f.Name))
+			}
+			fields[f.Name] = true
+			switch f.Type {
+			case "text", "textarea", "checkbox", "date", "number":
+			case "select":
+				if len(f.Options) == 0 {
+					check(fk+".options", errors.New("a select needs options"))
+				}
+			default:
+				check(fk+".type", fmt.Errorf("%q: one of text, textarea, select, checkbox, date, number", f.Type))
+			}
+		}
+	}
 }

@@ -41,11 +41,19 @@ const (
 	KindAgentReplyRefused = "agent_reply_refused"
 	// KindSLAWarning tells agents a ticket's deadline is near or passed (sla-warnings job).
 	KindSLAWarning = "sla_warning"
+	// Mail about a customer's portal account (package account), not about a ticket.
+	KindAccountVerify = "account_verify"
+	KindAccountSignIn = "account_signin"
+	KindAccountReset  = "account_reset"
 )
 
 // Kinds lists every notification kind; every language must have all of them.
 var Kinds = []string{KindAck, KindAgentReply, KindStatusChanged, KindClosed, KindFeedbackRequest,
-	KindAgentNotification, KindAgentCommandError, KindAgentReplyRefused, KindSLAWarning}
+	KindAgentNotification, KindAgentCommandError, KindAgentReplyRefused, KindSLAWarning,
+	KindAccountVerify, KindAccountSignIn, KindAccountReset}
+
+// AccountKinds are the mails about a portal account: no ticket, a single-use link.
+var AccountKinds = []string{KindAccountVerify, KindAccountSignIn, KindAccountReset}
 
 // Languages mxdesk ships templates for.
 var Languages = []string{"en", "de"}
@@ -252,9 +260,19 @@ type Notice struct {
 	Conversation  []Entry
 	// Problems are why an agent's reply was not sent.
 	Problems []string
+	// Fields are a portal ticket template's values (agent notifications).
+	Fields []Field
+	// Account mail: the single-use link and how many minutes it works.
+	ActionURL    string
+	ValidMinutes int
 	// AutoSubmitted is the RFC 3834 keyword: auto-replied for the acknowledgement,
 	// auto-generated for the others.
 	AutoSubmitted string
+}
+
+// Field is a custom field of a ticket, as agents read it.
+type Field struct {
+	Label, Value string
 }
 
 // Entry is one message of a conversation shown to agents.

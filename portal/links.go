@@ -22,6 +22,20 @@ type page struct {
 	View                      []viewMessage
 	ReplyHint, Original       string
 	Notice                    string
+
+	// For the account pages and the header.
+	T        map[string]string // the page's strings in its language (texts.go)
+	Signed   string            // the signed-in address; empty when signed out
+	Accounts bool              // accounts are on: the header offers to sign in
+	Flash    string            // what the last POST did
+	Form     form
+	Data     any // the view's own data
+}
+
+// form is what a form page shows again after a refusal.
+type form struct {
+	Action, Email, Next string
+	Error               string // why the last submission was refused, in words
 }
 
 // texts are the portal's strings per language.
@@ -89,13 +103,16 @@ func lang(r *http.Request, contactLang string) string {
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
 	p.Color, p.Brand = s.brand.Color, s.brand.Name
+	p.Accounts = s.accounts != nil
+	if p.T == nil {
+		p.T = accountTexts[p.Lang]
+		if p.T == nil {
+			p.T = accountTexts["en"]
+		}
+	}
+	// The security headers are set on every response by protect (security.go).
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // the URL is a capability
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	// Images only from here (inline attachments): a customer's HTML cannot load remote
-	// trackers into anyone's browser.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'")
 	w.WriteHeader(status)
 	if err := s.tmpl[name].ExecuteTemplate(w, "layout", p); err != nil {
 		s.log.Error("portal: render", "page", name, "err", err)

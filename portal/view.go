@@ -19,14 +19,16 @@ import (
 	"github.com/mxdesk/mxdesk/ticket"
 )
 
-// shownKinds are the messages a customer sees: the conversation, never internal notes,
-// refused agent mail or auto-replies.
+// shownKind says whether a customer sees a message in full, with its attachments: the
+// conversation; never internal notes or refused agent mail. Automatic replies show
+// folded, without attachments.
 func shownKind(kind string) bool { return kind == "customer" || kind == "agent" }
 
 // viewMessage is one message on the ticket page.
 type viewMessage struct {
 	From, When  string
 	Out         bool
+	Folded      bool          // an automatic reply, collapsed
 	HTML        template.HTML // sanitized, quoted history stripped, inline images in place
 	Text        string        // when there is no HTML
 	RawURL      string        // the full original, for customer messages
@@ -41,23 +43,51 @@ type viewAttachment struct {
 var cidRef = regexp.MustCompile(`(?i)(src\s*=\s*["']?)cid:([^"'\s>]+)`)
 
 func (s *Server) viewTicket(ctx context.Context, w http.ResponseWriter, l, token string, tk *store.Ticket) {
-	msgs, err := store.ListMessages(ctx, s.st.DB, tk.ID)
+	base := "/l/" + token
+	shown, _, err := s.conversation(ctx, tk, base+"/a/", func(id int64) string { return base + "/m/" + strconv.FormatInt(id, 10) + "/raw" })
 	if err != nil {
 		s.fail(w, l, err)
 		return
+	}
+	p := page{Lang: l, Title: sprintf("#%d %s", tk.ID, tk.Subject), Ticket: tk,
+		StatusName: outbound.StatusName(l, tk.Status), View: shown, ReplyHint: texts[l]["reply_hint"],
+		Original: texts[l]["original"]}
+	if tk.OutsideHours {
+		p.Notice = texts[l]["outside_hours"]
+	}
+	s.render(w, http.StatusOK, "ticket", p)
+}
+
+// conversation builds what a customer sees of a ticket, oldest first: the customer's
+// and the agents' messages, quoted history stripped, inline images in place (served
+// under attBase + id), other attachments as downloads, the original of a customer's
+// message at rawURL(id). It also returns the newest message's id.
+func (s *Server) conversation(ctx context.Context, tk *store.Ticket, attBase string, rawURL func(int64) string) ([]viewMessage, int64, error) {
+	msgs, err := store.ListMessages(ctx, s.st.DB, tk.ID)
+	if err != nil {
+		return nil, 0, err
 	}
 	atts, err := store.ListAttachments(ctx, s.st.DB, tk.ID)
 	if err != nil {
-		s.fail(w, l, err)
-		return
+		return nil, 0, err
 	}
-	base := "/l/" + token
 	var shown []viewMessage
+	var newest int64
 	for _, m := range msgs {
+		if m.Kind == ticket.MsgAuto {
+			// An autoresponder's answer (out of office): shown folded, text only.
+			from := m.FromName
+			if from == "" {
+				from = m.FromAddr
+			}
+			shown = append(shown, viewMessage{From: from, When: s.when(m.CreatedAt), Folded: true, Text: threading.StripText(m.Text)})
+			continue
+		}
 		if !shownKind(m.Kind) {
 			continue
 		}
-		vm := viewMessage{From: m.FromName, When: m.CreatedAt.UTC().Format("2006-01-02 15:04") + " UTC", Out: m.Kind == "agent"}
+		newest = max(newest, m.ID)
+		vm := viewMessage{From: m.FromName, When: s.when(m.CreatedAt), Out: m.Kind == "agent"}
 		if vm.From == "" {
 			vm.From = m.FromAddr
 		}
@@ -77,7 +107,7 @@ func (s *Server) viewTicket(ctx context.Context, w http.ResponseWriter, l, token
 			h = cidRef.ReplaceAllStringFunc(h, func(ref string) string {
 				sub := cidRef.FindStringSubmatch(ref)
 				if id, ok := byCID[sub[2]]; ok {
-					return sub[1] + base + "/a/" + strconv.FormatInt(id, 10)
+					return sub[1] + attBase + strconv.FormatInt(id, 10)
 				}
 				return sub[1]
 			})
@@ -86,27 +116,22 @@ func (s *Server) viewTicket(ctx context.Context, w http.ResponseWriter, l, token
 			vm.Text = ticket.ReadableText(&m)
 		}
 		if m.Kind == "customer" && m.RawSHA256 != nil {
-			vm.RawURL = base + "/m/" + strconv.FormatInt(m.ID, 10) + "/raw"
+			vm.RawURL = rawURL(m.ID)
 		}
 		for _, a := range atts[m.ID] {
-			if a.ContentID != "" && strings.Contains(string(vm.HTML), base+"/a/"+strconv.FormatInt(a.ID, 10)) {
+			u := attBase + strconv.FormatInt(a.ID, 10)
+			if a.ContentID != "" && strings.Contains(string(vm.HTML), u) {
 				continue // already shown in place
 			}
 			name := a.Filename
 			if name == "" {
 				name = "attachment-" + strconv.FormatInt(a.ID, 10)
 			}
-			vm.Attachments = append(vm.Attachments, viewAttachment{Name: name, URL: base + "/a/" + strconv.FormatInt(a.ID, 10), Size: humanSize(a.Size)})
+			vm.Attachments = append(vm.Attachments, viewAttachment{Name: name, URL: u, Size: humanSize(a.Size)})
 		}
 		shown = append(shown, vm)
 	}
-	p := page{Lang: l, Title: sprintf("#%d %s", tk.ID, tk.Subject), Ticket: tk,
-		StatusName: outbound.StatusName(l, tk.Status), View: shown, ReplyHint: texts[l]["reply_hint"],
-		Original: texts[l]["original"]}
-	if tk.OutsideHours {
-		p.Notice = texts[l]["outside_hours"]
-	}
-	s.render(w, http.StatusOK, "ticket", p)
+	return shown, newest, nil
 }
 
 func humanSize(n int64) string {
@@ -123,7 +148,6 @@ func humanSize(n int64) string {
 // only files of that link's ticket, and only of messages the customer may see; anything
 // else is a 404, not a 403, so ids reveal nothing (guarantee 6).
 func (s *Server) linkFile(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	l := lang(r, "")
 	t := texts[l]
 	link, err := s.links.Parse(r.PathValue("token"))
@@ -136,11 +160,21 @@ func (s *Server) linkFile(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusNotFound, l, t["invalid_title"], t["invalid"])
 		return
 	}
-	notFound := func() { s.message(w, http.StatusNotFound, l, t["invalid_title"], t["invalid"]) }
+	s.sendFile(w, r, l, link.TicketID, id, strings.HasSuffix(r.URL.Path, "/raw"), func() {
+		s.message(w, http.StatusNotFound, l, t["invalid_title"], t["invalid"])
+	})
+}
+
+// sendFile serves an attachment (or, raw, a customer's original message) of a ticket the
+// caller has checked the customer may see: only files of that ticket, and only of
+// messages the customer may see; anything else is notFound (a 404, never a 403, so ids
+// reveal nothing).
+func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, l string, ticketID, id int64, raw bool, notFound func()) {
+	ctx := r.Context()
 	var data []byte
 	var ctype, name string
-	if strings.HasSuffix(r.URL.Path, "/raw") {
-		m, err := store.MessageOfTicket(ctx, s.st.DB, link.TicketID, id)
+	if raw {
+		m, err := store.MessageOfTicket(ctx, s.st.DB, ticketID, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && (m.Kind != "customer" || m.RawSHA256 == nil) {
 			notFound()
 			return
@@ -153,9 +187,9 @@ func (s *Server) linkFile(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, l, err)
 			return
 		}
-		ctype, name = "message/rfc822", fmt.Sprintf("ticket-%d-message-%d.eml", link.TicketID, m.ID)
+		ctype, name = "message/rfc822", fmt.Sprintf("ticket-%d-message-%d.eml", ticketID, m.ID)
 	} else {
-		a, kind, err := store.AttachmentOfTicket(ctx, s.st.DB, link.TicketID, id)
+		a, kind, err := store.AttachmentOfTicket(ctx, s.st.DB, ticketID, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && !shownKind(kind) {
 			notFound()
 			return
@@ -186,7 +220,6 @@ func (s *Server) linkFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Write(data)
 }
 

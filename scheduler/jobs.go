@@ -184,8 +184,12 @@ func Stage(p ticket.SLA, now, deadline time.Time, target time.Duration, warn, br
 	return ""
 }
 
-// cleanup removes expired sessions and sign-in tokens and empties old sent mail.
+// cleanup removes expired sessions and sign-in tokens (the portal's too) and empties old sent mail.
 func (d Deps) cleanup(ctx context.Context, now time.Time) error {
-	_, _, _, err := d.Store.Cleanup(ctx, now, now.Add(-d.SentRetention))
+	if _, _, _, err := d.Store.Cleanup(ctx, now, now.Add(-d.SentRetention)); err != nil {
+		return err
+	}
+	// Expired portal sessions and emailed account links.
+	_, err := store.PurgeAccounts(ctx, d.Store.DB, now.UTC())
 	return err
 }

@@ -56,6 +56,7 @@ type Feedback struct {
 	TicketID    int64      `db:"ticket_id" json:"ticket_id"`
 	Rating      int        `db:"rating" json:"rating"`
 	Comment     string     `db:"comment" json:"comment,omitempty"`
+	Choice      string     `db:"choice" json:"choice,omitempty"` // a predefined option given with the stars
 	RequestedAt *time.Time `db:"requested_at" json:"requested_at,omitempty"`
 	CreatedAt   time.Time  `db:"created_at" json:"created_at"`
 }

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"cmp"
 	"context"
 	"net/mail"
 
@@ -93,6 +94,10 @@ func (s *Service) mailAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, k
 	if name == "" {
 		name = customer.Email
 	}
+	fields, err := store.ListFields(ctx, tx, ticketID)
+	if err != nil {
+		return err
+	}
 	for _, a := range agents {
 		n := outbound.Notice{
 			Kind: kind, Lang: s.cfg.Composer.Language(), TicketID: tk.ID,
@@ -100,6 +105,9 @@ func (s *Service) mailAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, k
 			ReplyTo: s.agentReplyAddress(tk), References: trimRefs(ids), CustomerName: name,
 			CustomerEmail: customer.Email, Priority: tk.Priority, NewStatus: tk.Status,
 			AutoSubmitted: "auto-generated", Links: outbound.Links{View: s.viewLink(tk)},
+		}
+		for _, f := range fields {
+			n.Fields = append(n.Fields, outbound.Field{Label: cmp.Or(f.Label, f.Name), Value: f.Value})
 		}
 		if len(ids) > 0 {
 			n.InReplyTo = ids[len(ids)-1]

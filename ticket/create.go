@@ -77,6 +77,8 @@ type NewTicket struct {
 	// NoAck says why the customer gets no acknowledgement ("" sends one).
 	NoAck   string
 	Message Incoming
+	// Fields are a portal template's values, stored with the ticket and shown to agents.
+	Fields []store.Field
 }
 
 // at is when m happened.
@@ -113,6 +115,9 @@ func (s *Service) Create(ctx context.Context, tx *sqlx.Tx, nt NewTicket) (ticket
 		return 0, 0, err
 	}
 	if err := store.AddParticipant(ctx, tx, tk.ID, contactID, "contact"); err != nil {
+		return 0, 0, err
+	}
+	if err := store.InsertFields(ctx, tx, tk.ID, nt.Fields); err != nil {
 		return 0, 0, err
 	}
 	msgID, err := s.insertIncoming(ctx, tx, tk.ID, m, sender, t)

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mxdesk/mxdesk/account"
+	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/portal"
 	"github.com/mxdesk/mxdesk/smtpd"
@@ -114,7 +116,18 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	reload := newReloader(cfgPath, cfg, st, router, svc.composer, log) // SIGHUP (reload.go)
 	smtpCfg.TLS = reload.wrapTLS(smtpCfg.TLS)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
-	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log)
+	accounts := account.New(st, account.Config{
+		Composer: svc.composer, BaseURL: cfg.Portal.BaseURL, Brand: svc.composer.Brand().Name,
+		MaxAutoPerHour: cfg.Outbound.MaxAutoPerHour, Metrics: account.NewMetrics(reg),
+		SessionIdle: cfg.Portal.SessionIdle.Duration, SessionLifetime: cfg.Portal.SessionLifetime.Duration,
+	}, log)
+	loc, err := time.LoadLocation(cfg.Hours.TimeZone)
+	if err != nil {
+		return fmt.Errorf("hours.time_zone: %w", err)
+	}
+	web, err := portal.New(st, tickets, svc.links, svc.composer.Brand(), log,
+		portal.WithAccounts(accounts, cfg.Portal.BaseURL), portal.WithTrustedProxies(config.ParseNetworks(cfg.Portal.TrustedProxies)),
+		portal.WithTickets(portalTickets(cfg, loc)))
 	if err != nil {
 		return err
 	}
@@ -243,4 +256,19 @@ func loadSecret(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("secret %s: %w", path, err)
 	}
 	return b, f.Close()
+}
+
+// portalTickets is the configuration of the customer's ticket pages: tickets opened in
+// the portal go to the first mailbox; attachments are bounded like a mail.
+func portalTickets(cfg *config.Config, loc *time.Location) portal.TicketOptions {
+	o := portal.TicketOptions{Mailbox: cfg.Mailboxes[0].Address, Team: cfg.Mailboxes[0].Team,
+		CustomerPriority: cfg.Portal.CustomerPriority, MaxUpload: cfg.SMTP.MaxMessageBytes, Location: loc}
+	for _, t := range cfg.Templates {
+		pt := portal.Template{Name: t.Name, About: t.About, Body: t.Body}
+		for _, f := range t.Fields {
+			pt.Fields = append(pt.Fields, portal.TemplateField{Name: f.Name, Label: f.Label, Type: f.Type, Required: f.Required, Options: f.Options})
+		}
+		o.Templates = append(o.Templates, pt)
+	}
+	return o
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -42,6 +43,9 @@ type ticketDetailJSON struct {
 	ticketJSON
 	Messages []messageJSON `json:"messages"`
 	Events   []eventJSON   `json:"events"`
+	// Fields are a portal ticket template's values; Feedback the customer's ratings.
+	Fields   []store.Field    `json:"fields"`
+	Feedback []store.Feedback `json:"feedback"`
 }
 
 type messageJSON struct {
@@ -192,6 +196,13 @@ func loadTicketDetail(ctx context.Context, st *store.Store, id int64) (*ticketDe
 	for _, e := range events {
 		d.Events = append(d.Events, eventJSON{Kind: e.Kind, Actor: e.Actor, Data: json.RawMessage(e.Data), CreatedAt: e.CreatedAt})
 	}
+	if d.Fields, err = store.ListFields(ctx, st.DB, id); err != nil {
+		return nil, err
+	}
+	if d.Feedback, err = store.ListFeedback(ctx, st.DB, id); err != nil {
+		return nil, err
+	}
+	d.Fields, d.Feedback = orEmpty(d.Fields), orEmpty(d.Feedback)
 	return d, nil
 }
 
@@ -204,6 +215,19 @@ func printTicket(w io.Writer, d *ticketDetailJSON, full bool) {
 		fmt.Fprintf(w, "FLAGGED: %s\n", d.FlagReason)
 	}
 	fmt.Fprintf(w, "Created %s, updated %s\n", d.CreatedAt.Local().Format(time.RFC1123), d.UpdatedAt.Local().Format(time.RFC1123))
+	for _, f := range d.Fields {
+		fmt.Fprintf(w, "%s: %s\n", cmp.Or(f.Label, f.Name), f.Value)
+	}
+	for _, f := range d.Feedback {
+		fmt.Fprintf(w, "Feedback: %d of 5 stars", f.Rating)
+		if f.Choice != "" {
+			fmt.Fprintf(w, ", %q", f.Choice)
+		}
+		if f.Comment != "" {
+			fmt.Fprintf(w, ": %s", f.Comment)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, m := range d.Messages {
 		fmt.Fprintf(w, "\n--- message %d (%s, %s) from %s at %s\n", m.ID, m.Direction, m.Kind, m.From, m.CreatedAt.Local().Format(time.RFC1123))
 		if m.Auth != nil {
@@ -218,6 +242,14 @@ func printTicket(w io.Writer, d *ticketDetailJSON, full bool) {
 			fmt.Fprintf(w, "[attachment] %s (%s, %d bytes, sha256 %s)\n", a.Filename, a.ContentType, a.Size, a.SHA256)
 		}
 	}
+}
+
+// orEmpty makes a nil list an empty one, so JSON shows [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -1,0 +1,96 @@
+package portal
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// csp allows nothing but this origin's stylesheet, images (inline attachments, and the
+// 2FA QR code as a data: URI) and forms: no script at all, no remote trackers loaded by a
+// customer's HTML, no framing (clickjacking).
+const csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// protect sets the security headers on every response and refuses cross-origin
+// state changes. net/http's CrossOriginProtection checks Sec-Fetch-Site (and Origin
+// against Host for older browsers) on every non-GET/HEAD/OPTIONS request; with the
+// SameSite=Lax session cookie that is the CSRF defence: no token in the forms.
+func (s *Server) protect(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := s.pageLang(r, nil)
+		s.log.Warn("portal: cross-origin request refused", "method", r.Method, "path", r.URL.Path, "ip", s.clientIP(r),
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		t := accountTexts[l]
+		s.message(w, http.StatusForbidden, l, t["forbidden_title"], t["cross_origin"])
+	}))
+	h := cop.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the address throttles and logs see. Behind the HTTPS proxy on the same
+// host every peer is the proxy, so when the peer is a trusted proxy the client is the
+// rightmost X-Forwarded-For entry that is not itself a trusted proxy (entries left of
+// it were written by the client and prove nothing). From any other peer the header is
+// ignored: a client cannot choose the address it is throttled by.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed entry: trust nothing left of it
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{3,8}$`)
+
+// cssColor lets only a hex colour into the stylesheet.
+func cssColor(c string) string {
+	if hexColor.MatchString(c) {
+		return c
+	}
+	return "#1f6feb"
+}
+
+func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(s.css)
+}
