@@ -38,6 +38,9 @@ type ArchiveMessage struct {
 	Source string
 	// Retry: an earlier import could not store it; that row is replaced.
 	Retry bool
+	// Parsed is Raw parsed (NewParser), when the caller parsed it ahead; nil: Archive
+	// parses it.
+	Parsed *Parsed
 }
 
 // Archive outcomes.
@@ -85,7 +88,9 @@ func (g *Ingester) Archive(ctx context.Context, msgs []ArchiveMessage) ([]Archiv
 	}
 	parsed := make([]*Parsed, len(msgs)) // outside the transaction: SQLite has one writer
 	for i, m := range msgs {
-		parsed[i] = g.parser.Parse(m.Raw)
+		if parsed[i] = m.Parsed; parsed[i] == nil {
+			parsed[i] = g.parser.Parse(m.Raw)
+		}
 	}
 	for _, rt := range g.routes(g.archiveRcpts(nil)) {
 		if err := g.loadTeam(ctx, rt.Team); err != nil {

@@ -132,28 +132,21 @@ func (im *Importer) Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	bar = newProgress(o.Progress, o.Terminal, "importing", len(todo))
 	defer bar.done()
-	for i := 0; i < len(todo); {
+	// Reading and parsing the next batch overlaps storing this one: the box's second
+	// core reads and parses while SQLite writes.
+	done := make(chan struct{})
+	defer close(done)
+	batches := im.prepare(ctx, src, todo, done)
+	for b := range batches {
+		if b.err != nil {
+			return sum, b.err
+		}
+		sum.Skipped = append(sum.Skipped, b.skipped...)
 		if ctx.Err() != nil {
 			sum.Interrupted = true
 			return sum, nil
 		}
-		var batch []ingest.ArchiveMessage
-		var where []string
-		size := 0
-		for ; i < len(todo) && len(batch) < batchMessages && size < batchBytes; i++ {
-			e := &todo[i]
-			raw, why, err := src.read(e)
-			if err != nil {
-				return sum, err
-			}
-			if why != "" {
-				sum.Skipped = append(sum.Skipped, Skipped{src.where(e), why})
-				continue
-			}
-			size += len(raw)
-			batch = append(batch, ingest.ArchiveMessage{Raw: raw, Date: e.date, Source: src.where(e), Retry: e.retry})
-			where = append(where, src.where(e))
-		}
+		batch, where, i := b.msgs, b.where, b.next
 		if len(batch) == 0 {
 			continue
 		}
@@ -180,6 +173,10 @@ func (im *Importer) Run(ctx context.Context, o Options) (*Summary, error) {
 		bar.set(i)
 	}
 	bar.done()
+	if ctx.Err() != nil {
+		sum.Interrupted = true // the reader stopped at a batch boundary
+		return sum, nil
+	}
 	err = im.st.Tx(context.WithoutCancel(ctx), func(tx *sqlx.Tx) error {
 		ids, err := im.tickets.CloseImported(ctx, tx, o.Now().Add(-o.ClosedBefore))
 		sum.Closed = len(ids)
@@ -189,6 +186,54 @@ func (im *Importer) Run(ctx context.Context, o Options) (*Summary, error) {
 		return sum, fmt.Errorf("closing old tickets: %w", err)
 	}
 	return sum, nil
+}
+
+// prepared is one batch, read and parsed.
+type prepared struct {
+	msgs    []ingest.ArchiveMessage
+	where   []string
+	skipped []Skipped
+	next    int // index in todo after the batch
+	err     error
+}
+
+// prepare reads and parses todo in batches on its own goroutine, one batch ahead of
+// the caller, until done is closed.
+func (im *Importer) prepare(ctx context.Context, src *source, todo []entry, done <-chan struct{}) <-chan prepared {
+	out := make(chan prepared, 1)
+	p := ingest.NewParser()
+	go func() {
+		defer close(out)
+		for i := 0; i < len(todo) && ctx.Err() == nil; {
+			var b prepared
+			size := 0
+			for ; i < len(todo) && len(b.msgs) < batchMessages && size < batchBytes; i++ {
+				e := &todo[i]
+				raw, why, err := src.read(e)
+				if err != nil {
+					b.err = err
+					break
+				}
+				if why != "" {
+					b.skipped = append(b.skipped, Skipped{src.where(e), why})
+					continue
+				}
+				size += len(raw)
+				b.msgs = append(b.msgs, ingest.ArchiveMessage{Raw: raw, Date: e.date, Source: src.where(e), Retry: e.retry, Parsed: p.Parse(raw)})
+				b.where = append(b.where, src.where(e))
+			}
+			b.next = i
+			select {
+			case out <- b:
+			case <-done:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // pending drops the entries an earlier run stored, and copies of one message within

@@ -252,3 +252,60 @@ func TestBackupWhileServing(t *testing.T) {
 		t.Errorf("the copy: %q, %v", subject, err)
 	}
 }
+
+// TestImportStopsCleanlyOnCtrlC: SIGINT ends the import after the batch in hand, says
+// how to go on, and the same command finishes the job.
+func TestImportStopsCleanlyOnCtrlC(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "x.db")
+	inst := newInstance(t, "sqlite:"+dbPath, "", "")
+	const n = 4000
+	msgs := make([]string, n)
+	base := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range msgs {
+		msgs[i] = mboxMessage(fmt.Sprintf("c%d@example.org", i), "support@example.com", base.Add(time.Duration(i)*time.Minute).Format(time.RFC1123Z),
+			fmt.Sprintf("<m%d@example.org>", i), "", fmt.Sprintf("Question %d", i), strings.Repeat("text ", 200))
+	}
+	mbox := filepath.Join(inst.dir, "big.mbox")
+	writeMbox(t, mbox, msgs)
+	inst.cli("migrate")
+	st, err := store.Open(context.Background(), "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	count := func() int {
+		var c int
+		if err := st.DB.Get(&c, "SELECT count(*) FROM tickets"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cmd := exec.Command(binary, "--config", inst.cfgPath, "import", "mbox", mbox, "--json")
+	cmd.Env = cleanEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first batches to commit", 60*time.Second, func() bool { return count() > 0 })
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	var sum mailimport.Summary
+	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
+		t.Fatalf("summary: %v\n%s\n%s", jerr, stdout.String(), stderr.String())
+	}
+	if sum.Tickets >= n {
+		t.Fatalf("the import finished before SIGINT; the test proves nothing")
+	}
+	if err == nil || !sum.Interrupted || !strings.Contains(stderr.String(), "run the same command again") {
+		t.Errorf("after SIGINT: exit %v, interrupted %v, stderr %q", err, sum.Interrupted, stderr.String())
+	}
+	if got := count(); got != sum.Tickets {
+		t.Errorf("%d tickets stored, the summary says %d: a batch was cut in half", got, sum.Tickets)
+	}
+	var rest mailimport.Summary
+	inst.cliJSON(&rest, "import", "mbox", mbox)
+	if rest.AlreadyImported != sum.Tickets || rest.Tickets != n-sum.Tickets || count() != n {
+		t.Errorf("resumed: %+v; %d tickets in all, want %d", rest, count(), n)
+	}
+}
