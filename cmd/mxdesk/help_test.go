@@ -20,6 +20,9 @@ func TestCommandHelpDoesNothingElse(t *testing.T) {
 		{[]string{"queue", "-help"}, []string{"queue inbound", "queue retry outbound ID", "queue drop outbound ID"}},
 		{[]string{"jobs", "run", "cleanup", "-h"}, []string{"jobs run NAME", "inbound-retry, outbound-sweep, cleanup"}},
 		{[]string{"agent", "add", "--help"}, []string{"agent add EMAIL --team T", "an agent who answers"}},
+		{[]string{"import", "mbox", "x.mbox", "-h"}, []string{"import mbox|maildir|eml PATH", "--closed-before DAYS", "resumable"}},
+		{[]string{"dkim", "keygen", "--help"}, []string{"dkim keygen --selector S", "never overwrites"}},
+		{[]string{"backup", "-h"}, []string{"backup FILE", "pg_dump"}},
 	}
 	dir := t.TempDir()
 	t.Chdir(dir)
