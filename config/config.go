@@ -62,6 +62,7 @@ type Config struct {
 	Templates []Template `toml:"templates"`
 	Metrics   Metrics    `toml:"metrics"`
 	DNS       DNS        `toml:"dns"`
+	API       API        `toml:"api"`
 	// TrustedUnauthenticatedDomains are sender domains whose mail counts as
 	// authenticated without DKIM or SPF (customers who cannot sign their
 	// mail). Their From can be forged by anyone: list as few as possible.
@@ -244,6 +245,14 @@ type TemplateField struct {
 	Options  []string `toml:"options"`
 }
 
+// API configures the agents' JSON API under /api/v1 on the portal's listener.
+type API struct {
+	// RatePerMinute and Burst are each token's budget: Burst requests at once,
+	// refilled at RatePerMinute. Past it: 429 with Retry-After.
+	RatePerMinute int `toml:"rate_per_minute"`
+	Burst         int `toml:"burst"`
+}
+
 // Duration wraps time.Duration so TOML and environment values are Go
 // duration strings ("90s", "48h") rather than bare nanosecond counts, which
 // are easy to get wrong by a factor of a billion.
@@ -363,6 +372,7 @@ func base() *Config {
 			SessionLifetime: Duration{720 * time.Hour},
 			TrustedProxies:  []string{"127.0.0.0/8", "::1/128"},
 		},
+		API: API{RatePerMinute: 600, Burst: 50},
 	}
 }
 

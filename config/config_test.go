@@ -84,6 +84,7 @@ func TestDefaults(t *testing.T) {
 		},
 		Metrics:                       Metrics{Listen: "127.0.0.1:9325"},
 		DNS:                           DNS{Timeout: Duration{5 * time.Second}},
+		API:                           API{RatePerMinute: 600, Burst: 50},
 		TrustedUnauthenticatedDomains: []string{},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {

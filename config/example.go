@@ -241,4 +241,10 @@ customer_priority = false
 #type = "text"
 #required = true
 #options = []
+
+[api]
+# Each API token's budget: burst requests at once, refilled at rate_per_minute.
+# Past it: 429 with Retry-After.
+rate_per_minute = 600
+burst = 50
 `

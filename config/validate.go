@@ -172,6 +172,8 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 		check(fmt.Sprintf("portal.trusted_proxies[%d]", i), checkCIDR(n))
 	}
 	checkTemplates(c.Templates, check)
+	check("api.rate_per_minute", checkPositive(c.API.RatePerMinute))
+	check("api.burst", checkPositive(c.API.Burst))
 
 	return errors.Join(errs...)
 }

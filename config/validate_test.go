@@ -77,6 +77,8 @@ func TestValidate(t *testing.T) {
 		{"zero retry", func(c *Config) { c.Outbound.RetryMax = Duration{} }, "outbound.retry_max", "must be positive"},
 		{"zero auto mails", func(c *Config) { c.Outbound.MaxAutoPerHour = 0 }, "outbound.max_auto_per_hour", "must be positive, got 0"},
 		{"portal listen", func(c *Config) { c.Portal.Listen = "8080" }, "portal.listen", `"8080" is not host:port`},
+		{"api rate", func(c *Config) { c.API.RatePerMinute = 0 }, "api.rate_per_minute", "must be positive"},
+		{"api burst", func(c *Config) { c.API.Burst = -1 }, "api.burst", "must be positive"},
 		{"relative base url", func(c *Config) { c.Portal.BaseURL = "/help" }, "portal.base_url", "is not an absolute http(s) URL"},
 		{"ftp base url", func(c *Config) { c.Portal.BaseURL = "ftp://example.com" }, "portal.base_url", "is not an absolute http(s) URL"},
 		{"base url without host", func(c *Config) { c.Portal.BaseURL = "http://" }, "portal.base_url", "is not an absolute http(s) URL"},

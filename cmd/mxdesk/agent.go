@@ -16,6 +16,9 @@ func cmdAgent(ctx context.Context, cfgPath string, args []string, stdout io.Writ
 		return usageError{"want 'agent add EMAIL --team T [--name N]' or 'agent list'"}
 	}
 	sub, args := args[0], args[1:]
+	if sub == "token" {
+		return cmdAgentToken(ctx, cfgPath, args, stdout)
+	}
 	fs := flag.NewFlagSet("agent "+sub, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -73,6 +76,6 @@ func cmdAgent(ctx context.Context, cfgPath string, args []string, stdout io.Writ
 		}
 		return tw.Flush()
 	default:
-		return usageError{fmt.Sprintf("unknown subcommand %q: want add or list", sub)}
+		return usageError{fmt.Sprintf("unknown subcommand %q: want add, list or token", sub)}
 	}
 }

@@ -23,6 +23,8 @@ func TestCommandHelpDoesNothingElse(t *testing.T) {
 		{[]string{"import", "mbox", "x.mbox", "-h"}, []string{"import mbox|maildir|eml PATH", "--closed-before DAYS", "resumable"}},
 		{[]string{"dkim", "keygen", "--help"}, []string{"dkim keygen --selector S", "never overwrites"}},
 		{[]string{"backup", "-h"}, []string{"backup FILE", "pg_dump"}},
+		{[]string{"agent", "token", "-h"}, []string{"agent token EMAIL [--name N] [--admin]", "agent token revoke ID"}},
+		{[]string{"feedback", "report", "-h"}, []string{"feedback report [--since 30d]", "per team and per agent"}},
 	}
 	dir := t.TempDir()
 	t.Chdir(dir)

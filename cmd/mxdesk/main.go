@@ -32,6 +32,11 @@ Commands:
   agent add EMAIL --team T [--name N]
                             an agent who answers the team's tickets by email
   agent list [--json]       the agents and their teams
+  agent token EMAIL [--name N] [--admin]
+                            a bearer token for the agent API (/api/v1), printed once;
+                            --admin: every team's tickets, else the agent's team's
+  agent token list [--json] | agent token revoke ID
+                            the API tokens (never the secrets); revoke one at once
   ticket list [--json] [--status S] [--limit N]
                             list tickets, newest first
   ticket show N [--json] [--full]
@@ -44,6 +49,9 @@ Commands:
   queue retry [inbound] ID  retry a failed inbound spool row now
   queue retry outbound ID   send a deferred, failed or suppressed mail now (same Message-ID)
   queue drop outbound ID    never send that mail
+  feedback report [--since 30d] [--until T] [--team T] [--agent EMAIL] [--json]
+                            customers' ratings: count, average, share of 4-5 stars,
+                            per team and per agent who answered
   jobs [--json]             the background jobs: schedule, next run, last result
   jobs run NAME             run one job now (feedback-requests, auto-close, sla-warnings,
                             inbound-retry, outbound-sweep, cleanup) beside a running serve
@@ -160,6 +168,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDKIM(ctx, *cfgPath, rest, stdout)
 	case "backup":
 		err = cmdBackup(ctx, *cfgPath, rest, stdout)
+	case "feedback":
+		err = cmdFeedback(ctx, *cfgPath, rest, stdout)
 	default:
 		fmt.Fprintf(stderr, "mxdesk: unknown command %q\n\n%s", cmd, usage)
 		return 2

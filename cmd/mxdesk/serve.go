@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mxdesk/mxdesk/account"
+	"github.com/mxdesk/mxdesk/api"
 	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/portal"
@@ -131,6 +132,16 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	var mailboxes []api.Mailbox
+	for _, m := range cfg.Mailboxes {
+		mailboxes = append(mailboxes, api.Mailbox{Address: m.Address, Team: m.Team, Priority: m.Priority})
+	}
+	agentAPI, err := api.New(api.Config{Store: st, Tickets: tickets, Log: log, Mailboxes: mailboxes,
+		RatePerSecond: float64(cfg.API.RatePerMinute) / 60, Burst: cfg.API.Burst})
+	if err != nil {
+		return err
+	}
+	web.Mount(api.Prefix+"/", agentAPI)
 
 	smtpL, err := net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
@@ -191,7 +202,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if relay == "" {
 		relay = "none: outgoing mail is written to this log"
 	}
-	log.Info("mxdesk ready", "domain", cfg.Domain, "smtp", smtpL.Addr().String(), "portal", cfg.Portal.BaseURL,
+	log.Info("mxdesk ready", "domain", cfg.Domain, "smtp", smtpL.Addr().String(), "portal", cfg.Portal.BaseURL, "api", cfg.Portal.BaseURL+api.Prefix,
 		"database", dbKind(cfg.DatabaseURL), "mailboxes", len(cfg.Mailboxes), "relay", relay)
 
 	var serveErr error
