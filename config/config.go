@@ -43,6 +43,7 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel  string    `toml:"log_level"`
+	Log       Log       `toml:"log"`
 	SMTP      SMTP      `toml:"smtp"`
 	Mailboxes []Mailbox `toml:"mailboxes"`
 	// Agents answer tickets by email. `mxdesk agent add` adds more at run time.
@@ -67,6 +68,13 @@ type Config struct {
 	// authenticated without DKIM or SPF (customers who cannot sign their
 	// mail). Their From can be forged by anyone: list as few as possible.
 	TrustedUnauthenticatedDomains []string `toml:"trusted_unauthenticated_domains"`
+}
+
+// Log configures the log lines on stderr.
+type Log struct {
+	// Format is "text" (key=value, for people) or "json" (one object per line, for
+	// log shippers).
+	Format string `toml:"format"`
 }
 
 // DNS configures the one resolver every lookup goes through (DKIM keys,
@@ -333,6 +341,7 @@ func base() *Config {
 		Domain:   "localhost",
 		DataDir:  "./mxdesk-data",
 		LogLevel: "info",
+		Log:      Log{Format: "text"},
 		SMTP: SMTP{
 			Listen:          "127.0.0.1:2525",
 			MaxMessageBytes: 25 << 20,

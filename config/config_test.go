@@ -36,6 +36,7 @@ func TestDefaults(t *testing.T) {
 		DatabaseURL: "sqlite:./mxdesk-data/mxdesk.db",
 		DataDir:     "./mxdesk-data",
 		LogLevel:    "info",
+		Log:         Log{Format: "text"},
 		SMTP: SMTP{
 			Listen:          "127.0.0.1:2525",
 			Hostname:        "localhost",

@@ -195,6 +195,11 @@ listen = "127.0.0.1:9325"
 # Go's profiler under /debug/pprof/ on the same listener (keep it private).
 pprof = false
 
+[log]
+# "text" (key=value lines, for people) or "json" (one JSON object per line,
+# for log shippers). Lines about a message carry inbound_id and message_id.
+format = "text"
+
 [dns]
 # host:port of the recursive resolver used for DKIM, SPF and DMARC (and MX).
 # Empty: the nameservers of /etc/resolv.conf.

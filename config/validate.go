@@ -45,6 +45,7 @@ func (c *Config) validate(source func(key string) string, derived map[string]str
 	check("data_dir", checkNonEmpty(c.DataDir))
 	check("database_url", checkDatabaseURL(c.DatabaseURL))
 	check("log_level", checkLogLevel(c.LogLevel))
+	check("log.format", checkOneOf(c.Log.Format, "text", "json"))
 
 	check("smtp.listen", checkHostPort(c.SMTP.Listen, true))
 	check("smtp.hostname", checkHostname(c.SMTP.Hostname))
@@ -238,6 +239,15 @@ func checkDatabaseURL(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q must start with sqlite:, postgres:// or postgresql://", s)
+}
+
+func checkOneOf(s string, want ...string) error {
+	for _, w := range want {
+		if s == w {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", s, strings.Join(want, ", "))
 }
 
 func checkLogLevel(s string) error {

@@ -25,6 +25,7 @@ func TestValidate(t *testing.T) {
 		{"empty data_dir", func(c *Config) { c.DataDir = "" }, "data_dir", "must not be empty"},
 		{"bad log level", func(c *Config) { c.LogLevel = "verbose" }, "log_level", `"verbose" is not one of debug, info, warn, error`},
 		{"log level is case-sensitive", func(c *Config) { c.LogLevel = "INFO" }, "log_level", "is not one of"},
+		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of text, json`},
 		{"smtp listen without port", func(c *Config) { c.SMTP.Listen = "nope" }, "smtp.listen", `"nope" is not host:port`},
 		{"smtp listen named port", func(c *Config) { c.SMTP.Listen = "127.0.0.1:smtp" }, "smtp.listen", `port "smtp" is not a number`},
 		{"smtp listen port too big", func(c *Config) { c.SMTP.Listen = "127.0.0.1:70000" }, "smtp.listen", "is not a number from 0 to 65535"},

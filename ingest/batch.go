@@ -114,7 +114,11 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 	g.runBatch(ctx, items)
 	for _, it := range items {
 		if it.err != nil {
-			g.log.Error("ingest: failed, will retry", "inbound_id", it.in.ID, "err", it.err)
+			msgID := ""
+			if it.pm != nil {
+				msgID = it.pm.MessageID
+			}
+			g.log.Error("ingest: failed, will retry", "inbound_id", it.in.ID, "message_id", msgID, "err", it.err)
 			if ferr := g.st.FailInbound(ctx, it.in.ID, it.err); ferr != nil {
 				g.log.Error("ingest: could not record failure", "inbound_id", it.in.ID, "err", ferr)
 			}

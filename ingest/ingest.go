@@ -66,6 +66,9 @@ type Ingester struct {
 	heldBack atomic.Int64
 	// burstLogged is set while a logged burst lasts, so its end is logged too.
 	burstLogged atomic.Bool
+	// archive is set by NewArchive: old mail, stored at its own date, nothing sent
+	// (archive.go).
+	archive *archiveMode
 }
 
 // New returns an Ingester that changes tickets through cfg.Tickets.
@@ -178,7 +181,7 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 				return err
 			}
 			if !ok {
-				g.log.Warn("ingest: reply address names a ticket that does not exist; opening a new one", "ticket", rt.TicketID, "inbound_id", in.ID)
+				g.log.Warn("ingest: reply address names a ticket that does not exist; opening a new one", "ticket", rt.TicketID, "inbound_id", in.ID, "message_id", pm.MessageID)
 				rt.TicketID, rt.Agent = 0, false
 			}
 		}
@@ -198,6 +201,9 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 			}
 		}
 		msg := incoming(in, pm, class, sender)
+		if g.archive != nil {
+			msg.At, msg.Archive = t, true
+		}
 		if rt.Agent {
 			agent, err := store.AgentByEmail(ctx, tx, sender)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -249,6 +255,9 @@ func (g *Ingester) apply(ctx context.Context, tx *sqlx.Tx, in *store.Inbound, pm
 		}
 		nt := ticket.NewTicket{Subject: pm.Subject, Priority: rt.Priority, TeamID: teamID, Mailbox: rt.Mailbox,
 			Source: ticket.SourceMail, Flag: dec.Flag, LinkedTo: dec.Pointed, Reason: dec.Reason, Message: msg}
+		if g.archive != nil {
+			nt.Source = ticket.SourceImport
+		}
 		if quarantine != "" {
 			nt.NoAck = quarantine // the From is likely forged: an acknowledgement would be backscatter
 		}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"strings"
+	"sync/atomic"
 
 	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/threading"
@@ -10,13 +11,23 @@ import (
 // Router knows which recipient addresses lead where: the configured mailboxes and their
 // signed reply addresses. smtpd asks it at RCPT, ingest when it routes.
 type Router struct {
-	mailboxes []config.Mailbox
+	// mailboxes is replaced whole by SetMailboxes (serve's SIGHUP), never changed.
+	mailboxes atomic.Pointer[[]config.Mailbox]
 	signer    *threading.Signer
 }
 
 // NewRouter returns a Router over the configured mailboxes.
 func NewRouter(mailboxes []config.Mailbox, signer *threading.Signer) *Router {
-	return &Router{mailboxes: mailboxes, signer: signer}
+	r := &Router{signer: signer}
+	r.SetMailboxes(mailboxes)
+	return r
+}
+
+// SetMailboxes replaces the mailboxes: sessions and ingest see the new list from their
+// next lookup on.
+func (r *Router) SetMailboxes(mailboxes []config.Mailbox) {
+	mbs := append([]config.Mailbox(nil), mailboxes...)
+	r.mailboxes.Store(&mbs)
 }
 
 // Resolve returns the route of a recipient. ok is false for unknown addresses and for
@@ -25,9 +36,10 @@ func NewRouter(mailboxes []config.Mailbox, signer *threading.Signer) *Router {
 func (r *Router) Resolve(rcpt string) (Route, bool) {
 	base, tag, hasTag := threading.SplitSubaddress(strings.ToLower(strings.TrimSpace(rcpt)))
 	var mb *config.Mailbox
-	for i := range r.mailboxes {
-		if strings.EqualFold(r.mailboxes[i].Address, base) {
-			mb = &r.mailboxes[i]
+	mbs := *r.mailboxes.Load()
+	for i := range mbs {
+		if strings.EqualFold(mbs[i].Address, base) {
+			mb = &mbs[i]
 			break
 		}
 	}
@@ -56,7 +68,7 @@ func (r *Router) Known(rcpt string) bool {
 // Own reports whether addr is one of our mailboxes or their reply addresses.
 func (r *Router) Own(addr string) bool {
 	base, _, _ := threading.SplitSubaddress(strings.ToLower(addr))
-	for _, mb := range r.mailboxes {
+	for _, mb := range *r.mailboxes.Load() {
 		if strings.EqualFold(mb.Address, base) {
 			return true
 		}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 )
@@ -76,6 +77,8 @@ type ComposerConfig struct {
 // Composer builds mxdesk's outgoing messages from the templates. It holds the parsed
 // templates and the sender identity; safe for concurrent use.
 type Composer struct {
+	// mu guards the fields below against Reload (SIGHUP); readers hold it shared.
+	mu     sync.RWMutex
 	domain string
 	from   mail.Address
 	brand  Brand
@@ -158,13 +161,23 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 }
 
 // From returns the bare sender address, used as the envelope sender.
-func (c *Composer) From() string { return c.from.Address }
+func (c *Composer) From() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.from.Address
+}
 
 // Brand returns the branding notifications use.
-func (c *Composer) Brand() Brand { return c.brand }
+func (c *Composer) Brand() Brand {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.brand
+}
 
 // Language picks the first of the candidates mxdesk has templates for, else the default.
 func (c *Composer) Language(candidates ...string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	for _, l := range candidates {
 		l = strings.ToLower(strings.TrimSpace(l))
 		if i := strings.IndexAny(l, "-_"); i > 0 {
@@ -180,6 +193,13 @@ func (c *Composer) Language(candidates ...string) string {
 // NewMessageID returns a fresh Message-ID (without brackets): 128 random bits, so it
 // cannot be guessed by anyone who has not received the mail (guarantee 3b).
 func (c *Composer) NewMessageID() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.newMessageID()
+}
+
+// newMessageID is NewMessageID for a caller that holds c.mu.
+func (c *Composer) newMessageID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err)) // never happens on Linux; no safe fallback
@@ -306,6 +326,8 @@ type Mail struct {
 // HTML (inside multipart/mixed when there are attachments), threading headers folded as
 // plain ASCII, Auto-Submitted, and a fresh Message-ID.
 func (c *Composer) Compose(n Notice) (*Mail, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if !slices.Contains(Languages, n.Lang) {
 		n.Lang = c.lang
 	}
@@ -329,7 +351,7 @@ func (c *Composer) Compose(n Notice) (*Mail, error) {
 	if err := ht.ExecuteTemplate(&html, "layout", data); err != nil {
 		return nil, fmt.Errorf("compose %s: html: %w", key, err)
 	}
-	id := c.NewMessageID()
+	id := c.newMessageID()
 	from := c.from
 	if n.FromName != "" {
 		from.Name = n.FromName

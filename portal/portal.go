@@ -213,15 +213,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// readyz says whether this replica can take traffic: the database answers.
+// readyz says whether this replica can take traffic (store.Ready): the database
+// answers, no migration is pending, no spool row has been failing for long.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.st.DB.PingContext(ctx); err != nil {
-		s.log.Warn("portal: readyz: database unreachable", "err", err)
+	if err := s.st.Ready(ctx); err != nil {
+		s.log.Warn("portal: readyz: not ready", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("database unreachable\n"))
+		w.Write([]byte(err.Error() + "\n"))
 		return
 	}
 	w.Write([]byte("ready\n"))

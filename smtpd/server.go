@@ -353,11 +353,11 @@ func (ss *session) Data(r io.Reader) (err error) {
 		switch {
 		case res.Temporary != "":
 			ss.s.log.Warn("smtpd: message deferred, DNS failure during authentication", "remote", ss.remote,
-				"mail_from", ss.from, "from_domain", res.FromDomain, "why", res.Temporary)
+				"mail_from", ss.from, "message_id", headerMessageID(raw), "from_domain", res.FromDomain, "why", res.Temporary)
 			return errDNSTemporary
 		case res.Reject():
 			ss.s.log.Warn("smtpd: message refused by DMARC policy", "remote", ss.remote, "mail_from", ss.from,
-				"from_domain", res.FromDomain, "dkim", res.DKIM, "spf", res.SPF, "policy_domain", res.PolicyDomain)
+				"message_id", headerMessageID(raw), "from_domain", res.FromDomain, "dkim", res.DKIM, "spf", res.SPF, "policy_domain", res.PolicyDomain)
 			return errDMARCReject(res.FromDomain)
 		}
 		in.AuthResults = res.JSON()
@@ -379,7 +379,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		ss.s.log.Error("smtpd: spool commit failed, answered temporary failure", "remote", ss.remote, "err", err)
 		return reply(err)
 	}
-	ss.s.log.Info("smtpd: message accepted", "inbound_id", in.ID, "remote", ss.remote, "mail_from", ss.from,
+	ss.s.log.Info("smtpd: message accepted", "inbound_id", in.ID, "message_id", headerMessageID(in.Raw), "remote", ss.remote, "mail_from", ss.from,
 		"rcpt", ss.rcpt, "size", len(in.Raw), "ms", time.Since(started).Milliseconds())
 	return nil
 }

@@ -59,6 +59,14 @@ Commands:
                             articles written, vanished ones archived (--prune: deleted)
   kb list [--json] [--status S]
                             the knowledge-base articles with views and votes
+  import mbox|maildir|eml PATH [--mailbox ADDR] [--closed-before DAYS] [--format mboxrd|mboxo]
+                            [--dry-run] [--json]
+                            bring an old mailbox in: tickets and replies by original date,
+                            no mail sent, old tickets Closed; resumable, a rerun adds nothing
+  dkim keygen --selector S [--ed25519] [--out FILE]
+                            a new DKIM key (0600, never overwrites) and its DNS record
+  backup FILE               a consistent copy of the SQLite database while serve runs
+                            (PostgreSQL: use pg_dump)
 
 Configuration:
   --config FILE, or MXDESK_CONFIG=FILE: a TOML file. With neither, mxdesk runs locally:
@@ -158,6 +166,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdQueue(ctx, *cfgPath, rest, stdout)
 	case "jobs":
 		err = cmdJobs(ctx, *cfgPath, rest, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, *cfgPath, rest, stdout, stderr)
+	case "dkim":
+		err = cmdDKIM(ctx, *cfgPath, rest, stdout)
+	case "backup":
+		err = cmdBackup(ctx, *cfgPath, rest, stdout)
 	case "feedback":
 		err = cmdFeedback(ctx, *cfgPath, rest, stdout)
 	case "kb":
@@ -253,11 +267,20 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
+	return newLoggerFormat(w, level, "text")
+}
+
+// newLoggerFormat is newLogger with [log] format: "json" writes one object per line.
+func newLoggerFormat(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func cmdMigrate(ctx context.Context, cfgPath string, stdout io.Writer) error {

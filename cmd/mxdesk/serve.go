@@ -52,7 +52,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLoggerFormat(stderr, cfg.LogLevel, cfg.Log.Format)
 	if dbKind(cfg.DatabaseURL) != "postgres" {
 		release, err := lockSQLite(cfg.DatabaseURL)
 		if err != nil {
@@ -114,6 +114,8 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	smtpCfg.Metrics = smtpd.NewMetrics(reg)
+	reload := newReloader(cfgPath, cfg, st, router, svc.composer, log) // SIGHUP (reload.go)
+	smtpCfg.TLS = reload.wrapTLS(smtpCfg.TLS)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	accounts := account.New(st, account.Config{
 		Composer: svc.composer, BaseURL: cfg.Portal.BaseURL, Brand: svc.composer.Brand().Name,
@@ -161,6 +163,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	start(func() { ing.Run(workCtx, time.Minute) })
 	start(func() { worker.Run(workCtx) })
 	start(func() { sched.Run(workCtx) })
+	start(func() { reload.run(workCtx) })
 	errc := make(chan error, 4)
 	go func() { errc <- smtpSrv.Serve(smtpL) }()
 	if cfg.SMTP.TLSListen != "" {
