@@ -69,7 +69,8 @@ func (s *Service) RequestFeedback(ctx context.Context, tx *sqlx.Tx, ticketID int
 }
 
 // Rate records the rating of a signed rating link once; a second click of any link of
-// the same request returns store.ErrLinkUsed. It returns the new feedback's id.
+// the same request returns store.ErrLinkUsed, and so does a ticket rated already in the
+// portal (with ErrAlreadyRated). It returns the new feedback's id.
 func (s *Service) Rate(ctx context.Context, link Link) (int64, error) {
 	rating, ok := RatingOf(link.Arg)
 	if !ok || link.Action != ActionRate {
@@ -77,12 +78,26 @@ func (s *Service) Rate(ctx context.Context, link Link) (int64, error) {
 	}
 	var id int64
 	err := s.st.Tx(ctx, func(tx *sqlx.Tx) error {
+		// One rating per ticket, whichever way it comes (this link, the portal's form):
+		// the row lock makes two at once wait for each other on PostgreSQL. It comes
+		// first: the used link's row refers to the ticket, and a reference taken before
+		// the lock would deadlock two clicks against each other.
+		if _, err := store.LockTicket(ctx, tx, link.TicketID); err != nil {
+			return err
+		}
 		if err := store.UseLink(ctx, tx, link.Nonce, link.TicketID); err != nil {
 			return err
 		}
 		f := &store.Feedback{TicketID: link.TicketID, Rating: rating}
-		if err := store.InsertFeedback(ctx, tx, f); err != nil {
+		if _, err := strconv.Atoi(link.Arg); err != nil {
+			f.Choice = link.Arg // a predefined option ("good"), not bare stars
+		}
+		ok, err := store.InsertRating(ctx, tx, f)
+		if err != nil {
 			return err
+		}
+		if !ok {
+			return fmt.Errorf("ticket %d: %w (%w)", link.TicketID, ErrAlreadyRated, store.ErrLinkUsed)
 		}
 		id = f.ID
 		return store.InsertEvent(ctx, tx, link.TicketID, EvRated, "customer", jsonObj("rating", strconv.Itoa(rating), "choice", link.Arg))

@@ -109,6 +109,11 @@ func (s *Service) RateByCustomer(ctx context.Context, ticketID int64, rating int
 		return ErrBadRating
 	}
 	return s.st.Tx(ctx, func(tx *sqlx.Tx) error {
+		// Two submissions at once wait for each other here (PostgreSQL; SQLite has one
+		// writer), so the second finds the first's rating.
+		if _, err := store.LockTicket(ctx, tx, ticketID); err != nil {
+			return err
+		}
 		ok, err := store.InsertRating(ctx, tx, &store.Feedback{TicketID: ticketID, Rating: rating, Choice: option, Comment: comment})
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -465,4 +466,42 @@ func TestReadableText(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
+}
+
+func TestATicketIsRatedOnceWhicheverWayAndHoweverFast(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := newRig(t, st, Config{})
+		id := r.create("alice@example.org", "Printer on fire", nil)
+		const tries = 6
+		errs := make(chan error, tries)
+		var wg sync.WaitGroup
+		for i := range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					errs <- r.s.RateByCustomer(r.ctx, id, 5, "", "great", "alice@example.org")
+					return
+				}
+				_, err := r.s.Rate(r.ctx, Link{Action: ActionRate, TicketID: id, Arg: "good", Nonce: NewNonce()})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		won := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrAlreadyRated):
+				t.Errorf("a second rating: %v, want ErrAlreadyRated", err)
+			}
+		}
+		fs, err := store.ListFeedback(r.ctx, st.DB, id)
+		storetest.MustNotErr(t, "feedback", err)
+		if won != 1 || len(fs) != 1 {
+			t.Errorf("%d ratings accepted, %d stored; want one of each", won, len(fs))
+		}
+	})
 }
