@@ -159,6 +159,8 @@ type limitConn struct {
 	replies   int
 	errors    int  // replies of the session's own refusals, for MaxErrors
 	encrypted bool // after STARTTLS or on the implicit-TLS listener: no plaintext injection
+	// requireTLS is require_tls when the connection arrived: a reload leaves it alone.
+	requireTLS bool
 	// closeAfter is set by the session: the next reply is the last one.
 	closeAfter atomic.Bool
 	inData     atomic.Bool

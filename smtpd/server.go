@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -34,10 +36,11 @@ type Config struct {
 	MaxRecipients   int
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
-	// TLS enables STARTTLS (and the implicit-TLS listener, ServeTLS).
+	// TLS enables STARTTLS (and the implicit-TLS listener, ServeTLS) with its first
+	// certificate; SetTLS changes it while running.
 	TLS *tls.Config
 	// RequireTLS refuses MAIL FROM before STARTTLS (530 5.7.0), except from trusted
-	// networks.
+	// networks. Only with TLS.
 	RequireTLS bool
 	// KnownRecipient reports whether mxdesk accepts mail for an address; an unknown
 	// address or a tampered reply token is answered 550 5.1.1. A function, so smtpd
@@ -45,6 +48,7 @@ type Config struct {
 	KnownRecipient func(addr string) bool
 	// LocalDomains are the domains mxdesk is the destination for; RCPT to any other is a
 	// relay attempt (550 5.7.1). Empty: every domain is local (KnownRecipient decides).
+	// SetLocalDomains changes them while running.
 	LocalDomains []string
 	// MaxHeaderBytes and MaxHeaderFields bound the header block (552 5.3.4).
 	MaxHeaderBytes  int
@@ -69,15 +73,26 @@ type Server struct {
 	cfg   Config
 	spool Spooler
 	log   *slog.Logger
-	srv   *smtp.Server
-	seq   atomic.Uint64
+	// plain and starttls are go-smtp servers that differ only in offering STARTTLS;
+	// each new connection goes to the one the current TLS setting picks (reload.go).
+	plain, starttls *smtp.Server
+	plainQ, tlsQ    *connQueue
+	innerOnce       sync.Once
+	baseTLS         *tls.Config
+	cert            atomic.Pointer[tls.Certificate]
+	tls             atomic.Pointer[tlsState]
+	local           atomic.Pointer[map[string]bool]
+	// listeners are the ones Serve and ServeTLS accept on, for Shutdown to close.
+	mu        sync.Mutex
+	listeners []net.Listener
+	shut      bool
+	seq       atomic.Uint64
 	// closing is set when shutdown begins, so sessions that finish DATA after it still
 	// get their verdict but new transactions are refused.
 	closing atomic.Bool
 	conns   atomic.Int64
 	rate    rateLimiter
 	now     func() time.Time
-	local   map[string]bool
 }
 
 // New returns a Server. Call Serve or ListenAndServe.
@@ -88,48 +103,101 @@ func New(cfg Config, spool Spooler, log *slog.Logger) *Server {
 	if cfg.MaxHeaderFields <= 0 {
 		cfg.MaxHeaderFields = defaultMaxHeaderFields
 	}
-	s := &Server{cfg: cfg, spool: spool, log: log, now: time.Now}
-	if len(cfg.LocalDomains) > 0 {
-		s.local = map[string]bool{}
-		for _, d := range cfg.LocalDomains {
-			s.local[strings.ToLower(d)] = true
-		}
+	s := &Server{cfg: cfg, spool: spool, log: log, now: time.Now, plainQ: newConnQueue(), tlsQ: newConnQueue()}
+	s.SetLocalDomains(cfg.LocalDomains)
+	// The certificate is looked up at each handshake, so SetTLS can replace it.
+	s.baseTLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLS != nil {
+		s.baseTLS = cfg.TLS.Clone()
 	}
+	var cert *tls.Certificate
+	if len(s.baseTLS.Certificates) > 0 {
+		cert = &s.baseTLS.Certificates[0]
+	}
+	s.baseTLS.Certificates = nil
+	s.baseTLS.GetCertificate = s.getCertificate
+	s.SetTLS(cert, cfg.RequireTLS)
+	s.plain = s.newInner(nil)
+	s.starttls = s.newInner(s.baseTLS)
+	return s
+}
+
+// newInner is one go-smtp server with this server's limits; tc offers STARTTLS.
+func (s *Server) newInner(tc *tls.Config) *smtp.Server {
 	srv := smtp.NewServer(s)
-	srv.Addr = cfg.Listen
-	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = cfg.MaxMessageBytes
-	srv.MaxRecipients = cfg.MaxRecipients
-	srv.ReadTimeout = cfg.ReadTimeout
-	srv.WriteTimeout = cfg.WriteTimeout
+	srv.Addr = s.cfg.Listen
+	srv.Domain = s.cfg.Hostname
+	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	srv.MaxRecipients = s.cfg.MaxRecipients
+	srv.ReadTimeout = s.cfg.ReadTimeout
+	srv.WriteTimeout = s.cfg.WriteTimeout
 	// Real HTML mail has lines far beyond RFC 5321's 1000 octets; go-smtp's default of
 	// 2000 answers them with a permanent 554.
 	srv.MaxLineLength = 64 * 1024
-	srv.TLSConfig = cfg.TLS
-	srv.ErrorLog = slogAdapter{log}
-	s.srv = srv
-	return s
+	srv.TLSConfig = tc
+	srv.ErrorLog = slogAdapter{s.log}
+	return srv
 }
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(&limitListener{Listener: l, s: s})
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return s.serve(&limitListener{Listener: l, s: s}, false)
 }
 
 // ServeTLS accepts implicit-TLS connections (port 465, RFC 8314) on l until Shutdown.
 func (s *Server) ServeTLS(l net.Listener) error {
-	if s.cfg.TLS == nil {
+	if s.cert.Load() == nil {
 		return errors.New("smtpd: implicit TLS listener without a certificate")
 	}
-	err := s.srv.Serve(tls.NewListener(&limitListener{Listener: l, s: s, implicitTLS: true}, s.cfg.TLS))
-	if errors.Is(err, smtp.ErrServerClosed) {
+	return s.serve(tls.NewListener(&limitListener{Listener: l, s: s, implicitTLS: true}, s.baseTLS), true)
+}
+
+// serve hands each connection from l to the inner server the TLS setting in force picks;
+// the session remembers that setting (require_tls) for its whole life.
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
+	s.mu.Lock()
+	if s.shut {
+		s.mu.Unlock()
+		l.Close()
 		return nil
 	}
-	return err
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	s.innerOnce.Do(func() {
+		s.plainQ.addr, s.tlsQ.addr = l.Addr(), l.Addr()
+		go s.plain.Serve(s.plainQ)
+		go s.starttls.Serve(s.tlsQ)
+	})
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("smtpd: accept failed, retrying", "err", err, "in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		st := s.tls.Load()
+		if lc := limitConnOf(c); lc != nil {
+			lc.requireTLS = st.require
+		}
+		q := s.plainQ
+		if st.cert != nil && !implicitTLS {
+			q = s.tlsQ
+		}
+		if !q.put(c) {
+			c.Close()
+			return nil
+		}
+	}
 }
 
 // Shutdown stops accepting connections and waits for open sessions to end until ctx
@@ -137,13 +205,24 @@ func (s *Server) ServeTLS(l net.Listener) error {
 // retries; a session whose commit is in flight gets its answer first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
-	err := s.srv.Shutdown(ctx)
+	s.mu.Lock()
+	s.shut = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	var err error
+	for _, in := range []*smtp.Server{s.plain, s.starttls} {
+		if e := in.Shutdown(ctx); e != nil && !errors.Is(e, smtp.ErrServerClosed) && err == nil {
+			err = e
+		}
+	}
+	// The queues close with their inner servers, unless those never started serving.
+	s.plainQ.Close()
+	s.tlsQ.Close()
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("smtpd: closing sessions still open at the shutdown deadline")
-		return s.srv.Close()
-	}
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
+		return errors.Join(s.plain.Close(), s.starttls.Close())
 	}
 	return err
 }
@@ -154,7 +233,11 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, errShuttingDown
 	}
 	lc := limitConnOf(c.Conn())
-	ss := &session{s: s, conn: c, lc: lc, remote: c.Conn().RemoteAddr().String(), ip: remoteIP(c.Conn().RemoteAddr())}
+	ss := &session{s: s, conn: c, lc: lc, remote: c.Conn().RemoteAddr().String(), ip: remoteIP(c.Conn().RemoteAddr()),
+		requireTLS: s.tls.Load().require}
+	if lc != nil {
+		ss.requireTLS = lc.requireTLS // the setting in force when the client connected
+	}
 	if _, ok := c.TLSConnectionState(); ok && lc != nil {
 		lc.encrypted = true
 	}
@@ -238,6 +321,8 @@ type session struct {
 	// sizeHint is MAIL FROM's SIZE=, to size the DATA buffer once.
 	sizeHint int64
 	rcpt     []string
+	// requireTLS is require_tls as it was when the session began.
+	requireTLS bool
 }
 
 func (ss *session) AuthMechanisms() []string { return nil }
@@ -261,7 +346,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.s.closing.Load() {
 		return errShuttingDown
 	}
-	if ss.s.cfg.RequireTLS && !ss.s.trusted(ss.ip) {
+	if ss.requireTLS && !ss.s.trusted(ss.ip) {
 		if _, ok := ss.conn.TLSConnectionState(); !ok {
 			return ss.refuse(errNeedTLS)
 		}
@@ -285,12 +370,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if ss.s.cfg.MaxRecipients > 0 && len(ss.rcpt) >= ss.s.cfg.MaxRecipients {
 		return errTooManyRcpts
 	}
-	if ss.s.local != nil {
-		domain := strings.ToLower(to[strings.LastIndexByte(to, '@')+1:])
-		if !ss.s.local[strings.TrimSuffix(domain, ".")] {
-			ss.s.log.Warn("smtpd: relay attempt refused", "remote", ss.remote, "helo", ss.conn.Hostname(), "mail_from", ss.from, "rcpt", to)
-			return ss.refuse(errRelayDenied)
-		}
+	if !ss.s.isLocal(to[strings.LastIndexByte(to, '@')+1:]) {
+		ss.s.log.Warn("smtpd: relay attempt refused", "remote", ss.remote, "helo", ss.conn.Hostname(), "mail_from", ss.from, "rcpt", to)
+		return ss.refuse(errRelayDenied)
 	}
 	if !ss.s.cfg.KnownRecipient(to) {
 		ss.s.log.Info("smtpd: recipient refused", "remote", ss.remote, "mail_from", ss.from, "rcpt", to)
