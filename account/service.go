@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -95,6 +96,8 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummy     string
+	// brand is cfg.Brand until SetBrand replaces it (a reload).
+	brand atomic.Pointer[string]
 }
 
 // New returns the account service.
@@ -123,8 +126,15 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Service {
 	if s.now == nil {
 		s.now = store.Now
 	}
+	s.SetBrand(cfg.Brand)
 	return s
 }
+
+// SetBrand changes the name authenticator apps show for new two-factor set-ups and that
+// passwords may not contain, from the next request on.
+func (s *Service) SetBrand(name string) { s.brand.Store(&name) }
+
+func (s *Service) brandName() string { return *s.brand.Load() }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
@@ -178,7 +188,7 @@ func (s *Service) RequestMail(ctx context.Context, c Client, purpose, email, pas
 	}
 	var pwHash string
 	if purpose == store.TokenVerify && password != "" {
-		if err := CheckPassword(password, addr, s.cfg.Brand); err != nil {
+		if err := CheckPassword(password, addr, s.brandName()); err != nil {
 			return err
 		}
 	}
@@ -364,7 +374,7 @@ func (s *Service) Reset(ctx context.Context, c Client, token, newPassword string
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckPassword(newPassword, peek.Email, s.cfg.Brand); err != nil {
+	if err := CheckPassword(newPassword, peek.Email, s.brandName()); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, newPassword)
@@ -684,7 +694,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, cur *Current, cu
 			return ErrWrongPassword
 		}
 	}
-	if err := CheckPassword(next, cur.Account.Email, s.cfg.Brand); err != nil {
+	if err := CheckPassword(next, cur.Account.Email, s.brandName()); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, next)
@@ -723,8 +733,8 @@ func (s *Service) BeginTOTP(ctx context.Context, cur *Current) (TOTPSetup, error
 }
 
 func (s *Service) issuer() string {
-	if s.cfg.Brand != "" {
-		return s.cfg.Brand
+	if b := s.brandName(); b != "" {
+		return b
 	}
 	return "mxdesk"
 }

@@ -14,6 +14,7 @@ import (
 // page is what every portal template sees.
 type page struct {
 	Lang, Title, Color, Brand string
+	Stylesheet                string // the stylesheet's URL, versioned by the brand colour
 	Heading, Text, Button     string
 	CommentLabel              string
 	FeedbackID                int64
@@ -103,7 +104,8 @@ func lang(r *http.Request, contactLang string) string {
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
-	p.Color, p.Brand = s.brand.Color, s.brand.Name
+	b := s.currentBrand()
+	p.Color, p.Brand, p.Stylesheet = b.Color, b.Name, b.cssURL
 	p.Accounts = s.accounts != nil
 	p.KB = s.kb.opts.Public || p.Signed != ""
 	if p.KB && kbScriptViews[name] {

@@ -10,7 +10,9 @@ package portal
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -19,6 +21,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -37,12 +40,13 @@ type Server struct {
 	st      *store.Store
 	tickets *ticket.Service
 	links   *ticket.Links
-	brand   outbound.Brand
-	log     *slog.Logger
-	tmpl    map[string]*template.Template
-	srv     *http.Server
-	policy  *bluemonday.Policy
-	css     []byte
+	// brand is swapped whole by SetBrand (a reload); every page reads it when rendered.
+	brand  atomic.Pointer[brandState]
+	log    *slog.Logger
+	tmpl   map[string]*template.Template
+	srv    *http.Server
+	policy *bluemonday.Policy
+	cssSrc []byte // the stylesheet before the brand colour goes in
 
 	accounts *account.Service // nil: no customer accounts, only signed links
 	secure   bool             // base URL is https: Secure cookies with __Host- names
@@ -155,13 +159,10 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 
 // New returns the portal server. Templates are parsed here, once.
 func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand outbound.Brand, log *slog.Logger, opts ...Option) (*Server, error) {
-	s := &Server{st: st, tickets: tickets, links: links, brand: brand, log: log, tmpl: map[string]*template.Template{}, policy: newPolicy(),
+	s := &Server{st: st, tickets: tickets, links: links, log: log, tmpl: map[string]*template.Template{}, policy: newPolicy(),
 		proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 	for _, o := range opts {
 		o(s)
-	}
-	if s.brand.Color == "" {
-		s.brand.Color = "#1f6feb"
 	}
 	for _, name := range views {
 		t, err := template.ParseFS(templateFS, append([]string{"templates/" + name + ".html"}, partials...)...)
@@ -177,7 +178,8 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 	if err != nil {
 		return nil, fmt.Errorf("portal stylesheet: %w", err)
 	}
-	s.css = bytes.ReplaceAll(css, []byte("BRAND_COLOR"), []byte(cssColor(s.brand.Color)))
+	s.cssSrc = css
+	s.SetBrand(brand)
 	mux := http.NewServeMux()
 	for _, r := range s.routes() {
 		mux.HandleFunc(r.pattern, r.handler)
@@ -192,6 +194,30 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 	}
 	return s, nil
 }
+
+// brandState is the brand with the stylesheet made from it.
+type brandState struct {
+	outbound.Brand
+	css []byte
+	// cssURL names the stylesheet by its colour, so a browser holding the old one in its
+	// cache fetches the new one after the colour changes.
+	cssURL string
+}
+
+// SetBrand changes the name and colour every page shows from the next request on.
+func (s *Server) SetBrand(b outbound.Brand) {
+	if b.Color == "" {
+		b.Color = "#1f6feb"
+	}
+	color := cssColor(b.Color)
+	sum := sha256.Sum256([]byte(color))
+	s.brand.Store(&brandState{Brand: b,
+		css:    bytes.ReplaceAll(s.cssSrc, []byte("BRAND_COLOR"), []byte(color)),
+		cssURL: "/portal.css?v=" + hex.EncodeToString(sum[:4])})
+}
+
+// currentBrand is the brand in force.
+func (s *Server) currentBrand() *brandState { return s.brand.Load() }
 
 // Handler exposes the routes for tests.
 func (s *Server) Handler() http.Handler { return s.srv.Handler }

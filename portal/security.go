@@ -92,5 +92,5 @@ func cssColor(c string) string {
 func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Write(s.css)
+	w.Write(s.currentBrand().css)
 }

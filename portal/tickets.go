@@ -163,7 +163,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 func (s *Server) homeSignedOut(w http.ResponseWriter, r *http.Request, cur *account.Current) {
 	l := s.pageLang(r, cur)
 	if s.accounts == nil {
-		s.message(w, http.StatusOK, l, s.brand.Name, map[string]string{
+		s.message(w, http.StatusOK, l, s.currentBrand().Name, map[string]string{
 			"en": "To reach us, write an email to our support address. The links in our emails lead to your ticket.",
 			"de": "Schreiben Sie uns eine E-Mail an unsere Support-Adresse. Die Links in unseren E-Mails führen zu Ihrem Ticket.",
 		}[l])
@@ -175,7 +175,7 @@ func (s *Server) homeSignedOut(w http.ResponseWriter, r *http.Request, cur *acco
 	}
 	t := accountTexts[l]
 	v := listView{SupportAddress: support}
-	p := page{Lang: l, Title: s.brand.Name, Heading: s.brand.Name, Text: fmt.Sprintf(t["home_signed_out"], support), Data: v}
+	p := page{Lang: l, Title: s.currentBrand().Name, Heading: s.currentBrand().Name, Text: fmt.Sprintf(t["home_signed_out"], support), Data: v}
 	if cur != nil {
 		p.Signed = cur.Account.Email
 	}

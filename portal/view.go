@@ -92,7 +92,7 @@ func (s *Server) conversation(ctx context.Context, tk *store.Ticket, attBase str
 			vm.From = m.FromAddr
 		}
 		if m.Kind == "agent" {
-			vm.From += " (" + s.brand.Name + ")"
+			vm.From += " (" + s.currentBrand().Name + ")"
 		}
 		byCID := map[string]int64{}
 		for _, a := range atts[m.ID] {

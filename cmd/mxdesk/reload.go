@@ -8,33 +8,38 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
-	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/mxdesk/mxdesk/account"
 	"github.com/mxdesk/mxdesk/config"
 	"github.com/mxdesk/mxdesk/ingest"
 	"github.com/mxdesk/mxdesk/outbound"
+	"github.com/mxdesk/mxdesk/portal"
+	"github.com/mxdesk/mxdesk/smtpd"
 	"github.com/mxdesk/mxdesk/store"
 )
 
-// reloader applies a changed configuration file to a running serve on SIGHUP: the TLS
-// certificate, the mailboxes, the agents, the templates and the brand. Nothing is
+// reloader applies a changed configuration file to a running serve on SIGHUP: STARTTLS
+// (on, off, a new certificate, require_tls), the mailboxes and the domains SMTP accepts
+// mail for, the agents, the templates and the brand (mail and portal). Nothing is
 // restarted and no connection is dropped: sessions pick the new values up at their
-// next lookup (the certificate at the next handshake). Everything is loaded and
-// checked before anything is applied, so a broken file keeps the old configuration
-// whole, and the log says why.
+// next lookup (the certificate at the next handshake; STARTTLS itself from the next
+// session on). Everything is loaded and checked before anything is applied, so a broken
+// file keeps the old configuration whole, and the log says why.
 type reloader struct {
 	cfgPath  string
 	st       *store.Store
 	router   *ingest.Router
 	composer *outbound.Composer
 	log      *slog.Logger
-	cert     atomic.Pointer[tls.Certificate]
 	current  *config.Config // what serve runs with; only the reloading goroutine touches it
 	hup      chan os.Signal
+	// What else a reload reaches, set by attach before run starts.
+	smtp     *smtpd.Server
+	web      *portal.Server
+	accounts *account.Service
 }
 
 // newReloader starts catching SIGHUP at once (its default action ends the process);
@@ -45,17 +50,9 @@ func newReloader(cfgPath string, cfg *config.Config, st *store.Store, router *in
 	return r
 }
 
-// wrapTLS makes tc serve the reloader's certificate, so a reload replaces it for every
-// handshake that follows.
-func (r *reloader) wrapTLS(tc *tls.Config) *tls.Config {
-	if tc == nil || len(tc.Certificates) == 0 {
-		return tc
-	}
-	r.cert.Store(&tc.Certificates[0])
-	tc = tc.Clone()
-	tc.Certificates = nil
-	tc.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.cert.Load(), nil }
-	return tc
+// attach names the servers a reload changes; call it before run.
+func (r *reloader) attach(smtp *smtpd.Server, web *portal.Server, accounts *account.Service) {
+	r.smtp, r.web, r.accounts = smtp, web, accounts
 }
 
 // run reloads on every SIGHUP until ctx ends.
@@ -86,9 +83,6 @@ func (r *reloader) reload(ctx context.Context) error {
 			return fmt.Errorf("smtp.tls_cert: %w", err)
 		}
 		cert = &c
-	}
-	if (cert == nil) != (r.cert.Load() == nil) {
-		return fmt.Errorf("smtp.tls_cert: turning STARTTLS on or off needs a restart")
 	}
 	// Parse the templates into a throwaway composer first: the real one is replaced only
 	// when everything else has loaded too.
@@ -121,10 +115,14 @@ func (r *reloader) reload(ctx context.Context) error {
 	if err := r.composer.Reload(cc); err != nil {
 		return err
 	}
-	if cert != nil {
-		r.cert.Store(cert)
-	}
+	r.smtp.SetTLS(cert, cfg.SMTP.RequireTLS)
+	// The mailboxes before the domains: a new domain is accepted only once its
+	// mailboxes are known.
 	r.router.SetMailboxes(cfg.Mailboxes)
+	r.smtp.SetLocalDomains(localDomains(cfg))
+	brand := r.composer.Brand()
+	r.web.SetBrand(brand)
+	r.accounts.SetBrand(brand.Name)
 	for _, key := range restartKeys(r.current, cfg) {
 		r.log.Warn("serve: reload: this change takes effect at the next start", "key", key)
 	}
@@ -154,21 +152,12 @@ func restartKeys(old, cfg *config.Config) []string {
 	check("jobs", old.Jobs, cfg.Jobs)
 	check("log", old.Log, cfg.Log)
 	check("log_level", old.LogLevel, cfg.LogLevel)
-	oldDomains, newDomains := mailboxDomains(old), mailboxDomains(cfg)
-	for d := range newDomains {
-		if !oldDomains[d] {
-			out = append(out, "mailboxes (a new domain "+d+": SMTP accepts it after a restart)")
-		}
+	// Of [smtp], a reload applies STARTTLS and require_tls; the rest waits.
+	oldSMTP, newSMTP := old.SMTP, cfg.SMTP
+	for _, c := range []*config.SMTP{&oldSMTP, &newSMTP} {
+		c.TLSCert, c.TLSKey, c.RequireTLS, c.Listen, c.TLSListen = "", "", false, "", ""
 	}
-	return out
-}
-
-func mailboxDomains(cfg *config.Config) map[string]bool {
-	out := map[string]bool{}
-	for _, mb := range cfg.Mailboxes {
-		if at := strings.LastIndexByte(mb.Address, '@'); at >= 0 {
-			out[strings.ToLower(mb.Address[at+1:])] = true
-		}
-	}
+	check("smtp (other than tls_cert, tls_key, require_tls)", oldSMTP, newSMTP)
+	check("templates", old.Templates, cfg.Templates)
 	return out
 }

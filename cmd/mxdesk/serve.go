@@ -115,7 +115,6 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	}
 	smtpCfg.Metrics = smtpd.NewMetrics(reg)
 	reload := newReloader(cfgPath, cfg, st, router, svc.composer, log) // SIGHUP (reload.go)
-	smtpCfg.TLS = reload.wrapTLS(smtpCfg.TLS)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	accounts := account.New(st, account.Config{
 		Composer: svc.composer, BaseURL: cfg.Portal.BaseURL, Brand: svc.composer.Brand().Name,
@@ -141,6 +140,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	reload.attach(smtpSrv, web, accounts)
 	web.Mount(api.Prefix+"/", agentAPI)
 	web.ConfigureKB(portal.KBOptions{Public: cfg.KB.Public, DefaultLang: cfg.Outbound.DefaultLanguage})
 

@@ -14,19 +14,11 @@ import (
 // smtpConfig turns the [smtp] and [dns] sections into the SMTP server's configuration:
 // the one resolver, the authentication checks that use it, TLS, and the limits.
 func smtpConfig(cfg *config.Config, res *resolver.Resolver, knownRecipient func(string) bool) (smtpd.Config, error) {
-	// mxdesk is the destination for its own domain and its mailboxes' domains; any other
-	// recipient domain is a relay attempt.
-	local := []string{strings.ToLower(cfg.Domain)}
-	for _, mb := range cfg.Mailboxes {
-		if at := strings.LastIndexByte(mb.Address, '@'); at >= 0 {
-			local = append(local, strings.ToLower(mb.Address[at+1:]))
-		}
-	}
 	sc := smtpd.Config{
 		Listen: cfg.SMTP.Listen, Hostname: cfg.SMTP.Hostname, MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
 		MaxRecipients: cfg.SMTP.MaxRecipients, ReadTimeout: cfg.SMTP.ReadTimeout.Duration,
 		WriteTimeout: cfg.SMTP.WriteTimeout.Duration, KnownRecipient: knownRecipient,
-		LocalDomains:   local,
+		LocalDomains:   localDomains(cfg),
 		MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes, MaxHeaderFields: cfg.SMTP.MaxHeaderFields,
 		MaxCommands: cfg.SMTP.MaxCommands, MaxErrors: cfg.SMTP.MaxErrors,
 		MaxConnections: cfg.SMTP.MaxConnections, ConnRatePerIP: cfg.SMTP.ConnRatePerIP,
@@ -44,4 +36,16 @@ func smtpConfig(cfg *config.Config, res *resolver.Resolver, knownRecipient func(
 		sc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	return sc, nil
+}
+
+// localDomains are the domains mxdesk is the destination for: its own and its mailboxes';
+// any other recipient domain is a relay attempt.
+func localDomains(cfg *config.Config) []string {
+	local := []string{strings.ToLower(cfg.Domain)}
+	for _, mb := range cfg.Mailboxes {
+		if at := strings.LastIndexByte(mb.Address, '@'); at >= 0 {
+			local = append(local, strings.ToLower(mb.Address[at+1:]))
+		}
+	}
+	return local
 }
