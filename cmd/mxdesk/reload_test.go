@@ -8,10 +8,17 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"html"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +27,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/mxdesk/mxdesk/store/storetest"
 )
 
 // writeCert writes a self-signed certificate for cn and its key as PEM files.
@@ -178,6 +187,222 @@ func TestSIGHUPReloadsWithoutDroppingAConnection(t *testing.T) {
 		if cn := presentedCert(t, inst.smtp); cn != "b.example.com" {
 			t.Errorf("%s: certificate %s, want b.example.com kept", tt.name, cn)
 		}
+	}
+	if inst.cmd.ProcessState != nil {
+		t.Fatal("serve exited")
+	}
+}
+
+// offersSTARTTLS opens a session and reports whether its EHLO answer offers STARTTLS.
+func offersSTARTTLS(t *testing.T, addr string) bool {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	ok, _ := c.Extension("STARTTLS")
+	return ok
+}
+
+// portalBrand fetches the portal's home page and the stylesheet it links to.
+func portalBrand(t *testing.T, inst *instance) (page, css string) {
+	t.Helper()
+	get := func(path string) string {
+		resp, err := http.Get("http://" + inst.portalAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+		}
+		return string(b)
+	}
+	page = get("/")
+	m := regexp.MustCompile(`<link rel="stylesheet" href="([^"]+)">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no stylesheet on the home page:\n%s", page)
+	}
+	return page, get(html.UnescapeString(m[1]))
+}
+
+// relayRefused reports whether err is the answer to a relay attempt.
+func relayRefused(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code == 550 && se.EnhancedCode == smtp.EnhancedCode{5, 7, 1}
+}
+
+// TestSIGHUPChangesDomainsSTARTTLSAndPortalBrand: what used to need a restart. A
+// mailbox in a new domain is accepted after SIGHUP and its mail becomes a ticket; once
+// the mailbox is gone its domain is a relay attempt again. STARTTLS appears in EHLO after
+// a certificate is added and disappears after it is removed, while sessions open across
+// each reload keep what they started with and deliver. The portal shows the new brand
+// name and colour.
+func TestSIGHUPChangesDomainsSTARTTLSAndPortalBrand(t *testing.T) {
+	dbs := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "x.db") },
+	}
+	if pg := os.Getenv("MXDESK_TEST_POSTGRES"); pg != "" {
+		dbs["postgres"] = func(t *testing.T) string { return storetest.PostgresURL(t, pg) }
+	}
+	for name, dbURL := range dbs {
+		t.Run(name, func(t *testing.T) { testSIGHUPDomainsTLSBrand(t, dbURL(t)) })
+	}
+}
+
+func testSIGHUPDomainsTLSBrand(t *testing.T, dbURL string) {
+	inst := newInstance(t, dbURL, "", "")
+	cert, key := writeCert(t, inst.dir, "mx.example.com")
+	orig, err := os.ReadFile(inst.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		if err := os.WriteFile(inst.cfgPath, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloads := 0
+	hup := func() {
+		t.Helper()
+		reloads++
+		inst.cmd.Process.Signal(syscall.SIGHUP)
+		waitFor(t, "the reload", 10*time.Second, func() bool {
+			return strings.Count(inst.log.String(), "configuration reloaded") == reloads
+		})
+		if strings.Contains(inst.log.String(), "reload failed") {
+			t.Fatalf("reload failed:\n%s", inst.log.String())
+		}
+	}
+	inst.start()
+
+	const netMsg = "From: alice@example.org\r\nTo: help@example.net\r\nSubject: to the new domain\r\n\r\nhello\r\n"
+	const msg = "From: alice@example.org\r\nTo: support@example.com\r\nSubject: across the reload\r\n\r\nhello\r\n"
+	if offersSTARTTLS(t, inst.smtp) {
+		t.Fatal("STARTTLS offered at start without a certificate")
+	}
+	if err := send(inst.smtp, "alice@example.org", []string{"help@example.net"}, netMsg); !relayRefused(err) {
+		t.Fatalf("RCPT to example.net before it is configured: %v, want 550 5.7.1", err)
+	}
+	page, css := portalBrand(t, inst)
+	if !strings.Contains(page, "Example Support") || !strings.Contains(css, "#1f6feb") {
+		t.Fatalf("portal at start: want the name from outbound.from and the default colour")
+	}
+
+	// A session open across the first reload, begun without STARTTLS.
+	plain, err := smtp.Dial(inst.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Mail("alice@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reload 1: a certificate, a mailbox in a new domain, a brand.
+	withTLS := strings.Replace(string(orig), `hostname = "mx.example.com"`,
+		fmt.Sprintf("hostname = \"mx.example.com\"\ntls_cert = %q\ntls_key = %q", cert, key), 1)
+	write(withTLS + "[[mailboxes]]\naddress = \"help@example.net\"\nteam = \"Net\"\n" +
+		"[brand]\nname = \"Acme Help\"\ncolor = \"#c0ffee\"\n")
+	hup()
+	if !offersSTARTTLS(t, inst.smtp) {
+		t.Error("STARTTLS not offered after a certificate was added")
+	}
+	if cn := presentedCert(t, inst.smtp); cn != "mx.example.com" {
+		t.Errorf("certificate %s after it was added", cn)
+	}
+	if err := send(inst.smtp, "alice@example.org", []string{"help@example.net"}, netMsg); err != nil {
+		t.Fatalf("RCPT to the new domain after SIGHUP: %v", err)
+	}
+	waitFor(t, "a ticket from the new domain's mailbox", 20*time.Second, func() bool {
+		for _, tk := range inst.tickets() {
+			if tk.Subject == "to the new domain" && tk.Team == "Net" {
+				return true
+			}
+		}
+		return false
+	})
+	page, css = portalBrand(t, inst)
+	if !strings.Contains(page, "Acme Help") || strings.Contains(page, "Example Support") {
+		t.Errorf("portal after SIGHUP does not show the new brand name")
+	}
+	if !strings.Contains(css, "#c0ffee") || strings.Contains(css, "#1f6feb") {
+		t.Errorf("portal stylesheet after SIGHUP does not have the new colour")
+	}
+	// The session open across it: plain text still, and the new domain is open to it.
+	if err := plain.Rcpt("help@example.net", nil); err != nil {
+		t.Fatalf("session open across the reload: RCPT to the new domain: %v", err)
+	}
+	w, err := plain.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(msg))
+	if err := w.Close(); err != nil {
+		t.Fatalf("session open across the reload: DATA: %v", err)
+	}
+	plain.Quit()
+
+	// A session open across the second reload, begun with STARTTLS offered.
+	conn, err := net.Dial("tcp", inst.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	secure := textproto.NewConn(conn)
+	if _, _, err := secure.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	if err := secure.PrintfLine("EHLO client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ehlo, err := secure.ReadResponse(250); err != nil || !strings.Contains(ehlo, "STARTTLS") {
+		t.Fatalf("EHLO with a certificate: %q %v", ehlo, err)
+	}
+
+	// Reload 2: the certificate and the new domain's mailbox removed.
+	write(string(orig))
+	hup()
+	if offersSTARTTLS(t, inst.smtp) {
+		t.Error("STARTTLS still offered after the certificate was removed")
+	}
+	if err := send(inst.smtp, "alice@example.org", []string{"help@example.net"}, netMsg); !relayRefused(err) {
+		t.Errorf("RCPT to a domain removed by SIGHUP: %v, want 550 5.7.1", err)
+	}
+	if err := send(inst.smtp, "alice@example.org", []string{"support@example.com"}, msg); err != nil {
+		t.Errorf("plain-text mail after STARTTLS was turned off: %v", err)
+	}
+	secure.PrintfLine("STARTTLS")
+	if _, _, err := secure.ReadResponse(220); err != nil {
+		t.Fatalf("STARTTLS in a session open across turning it off: %v", err)
+	}
+	tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true})
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	secure = textproto.NewConn(tc)
+	for _, step := range []struct {
+		line string
+		code int
+	}{{"EHLO client.example.org", 250}, {"MAIL FROM:<alice@example.org>", 250},
+		{"RCPT TO:<support@example.com>", 250}, {"DATA", 354}} {
+		secure.PrintfLine("%s", step.line)
+		if _, m, err := secure.ReadResponse(step.code); err != nil {
+			t.Fatalf("session open across the reload, over TLS: %s: %q %v", step.line, m, err)
+		}
+	}
+	dw := secure.DotWriter()
+	io.WriteString(dw, strings.ReplaceAll(msg, "\r\n", "\n"))
+	dw.Close()
+	if _, m, err := secure.ReadResponse(250); err != nil {
+		t.Fatalf("session open across the reload, over TLS: end of DATA: %q %v", m, err)
 	}
 	if inst.cmd.ProcessState != nil {
 		t.Fatal("serve exited")
