@@ -171,6 +171,10 @@ func TestSIGHUPReloadsWithoutDroppingAConnection(t *testing.T) {
 		{"broken TOML", "domain = [\n", inst.cfgPath},
 		{"certificate that does not load", withTLS(filepath.Join(inst.dir, "missing.crt"), keyA, ""), "smtp.tls_cert"},
 		{"invalid value", withTLS(certA, keyA, "") + "[log]\nformat = \"xml\"\n", "log.format"},
+		{"certificate with another's key", withTLS(certA, keyB, ""), "smtp.tls_cert"},
+		{"certificate without its key", withTLS(certA, "", ""), "smtp.tls_cert"},
+		{"require_tls without a certificate", strings.Replace(string(orig), `hostname = "mx.example.com"`,
+			"hostname = \"mx.example.com\"\nrequire_tls = true", 1), "smtp.require_tls"},
 	}
 	for i, tt := range tests {
 		write(tt.config)
@@ -178,8 +182,12 @@ func TestSIGHUPReloadsWithoutDroppingAConnection(t *testing.T) {
 		waitFor(t, tt.name+" logged", 10*time.Second, func() bool {
 			return strings.Count(inst.log.String(), "reload failed, keeping the configuration it had") == i+1
 		})
-		if log := inst.log.String(); !strings.Contains(log[strings.LastIndex(log, "reload failed"):], tt.why) {
-			t.Errorf("%s: the log does not say why (%q):\n%s", tt.name, tt.why, log[strings.LastIndex(log, "reload failed"):])
+		log := inst.log.String()
+		failed := log[strings.LastIndex(log, "reload failed"):]
+		failed, _, _ = strings.Cut(failed, "\n")
+		t.Logf("%s: %s", tt.name, failed)
+		if !strings.Contains(failed, tt.why) {
+			t.Errorf("%s: the log does not say why (%q):\n%s", tt.name, tt.why, failed)
 		}
 		if err := send(inst.smtp, "alice@example.org", []string{"sales@example.com"}, msg); err != nil {
 			t.Errorf("%s: the configuration before it was lost: %v", tt.name, err)
