@@ -159,5 +159,13 @@ func restartKeys(old, cfg *config.Config) []string {
 	}
 	check("smtp (other than tls_cert, tls_key, require_tls)", oldSMTP, newSMTP)
 	check("templates", old.Templates, cfg.Templates)
+	check("dns", old.DNS, cfg.DNS)
+	check("api", old.API, cfg.API)
+	check("kb", old.KB, cfg.KB)
+	check("tickets", old.Tickets, cfg.Tickets)
+	check("hours", old.Hours, cfg.Hours)
+	check("sla", old.SLA, cfg.SLA)
+	check("feedback", old.Feedback, cfg.Feedback)
+	check("trusted_unauthenticated_domains", old.TrustedUnauthenticatedDomains, cfg.TrustedUnauthenticatedDomains)
 	return out
 }
