@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,11 +59,15 @@ func testConfig() Config {
 	}
 }
 
-// start runs a Server with cfg on a loopback port until the test ends.
-func start(t *testing.T, cfg Config) (*Server, string, *memSpool) {
+// start runs a Server with cfg on a loopback port until the test ends; setup changes it
+// before it serves (after would race with the accepting goroutine).
+func start(t *testing.T, cfg Config, setup ...func(*Server)) (*Server, string, *memSpool) {
 	t.Helper()
 	spool := &memSpool{}
 	s := New(cfg, spool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, f := range setup {
+		f(s)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -304,9 +309,10 @@ func TestConnectionLimits(t *testing.T) {
 		cfg := testConfig()
 		cfg.TrustedNetworks = nil
 		cfg.ConnRatePerIP = 3
-		s, addr, _ := start(t, cfg)
-		clock := time.Now()
-		s.now = func() time.Time { return clock }
+		clock, skew := time.Now(), atomic.Int64{} // the test moves the server's clock on
+		_, addr, _ := start(t, cfg, func(s *Server) {
+			s.now = func() time.Time { return clock.Add(time.Duration(skew.Load())) }
+		})
 		var got []string
 		for range 4 {
 			rc, greeting := dial(t, addr)
@@ -317,7 +323,7 @@ func TestConnectionLimits(t *testing.T) {
 		if !strings.HasPrefix(got[2], "220") || !strings.HasPrefix(got[3], "421 4.7.0") {
 			t.Errorf("greetings %q; want the 4th refused with 421 4.7.0", got)
 		}
-		clock = clock.Add(21 * time.Second) // one token back
+		skew.Add(int64(21 * time.Second)) // one token back
 		if _, g := dial(t, addr); !strings.HasPrefix(g, "220") {
 			t.Errorf("after 21s: %q", g)
 		}
