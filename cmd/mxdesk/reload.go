@@ -35,6 +35,7 @@ type reloader struct {
 	composer *outbound.Composer
 	log      *slog.Logger
 	current  *config.Config // what serve runs with; only the reloading goroutine touches it
+	domain   string         // domain as serve started with it: changing it needs a restart
 	hup      chan os.Signal
 	// What else a reload reaches, set by attach before run starts.
 	smtp     *smtpd.Server
@@ -45,7 +46,7 @@ type reloader struct {
 // newReloader starts catching SIGHUP at once (its default action ends the process);
 // run handles them.
 func newReloader(cfgPath string, cfg *config.Config, st *store.Store, router *ingest.Router, composer *outbound.Composer, log *slog.Logger) *reloader {
-	r := &reloader{cfgPath: cfgPath, st: st, router: router, composer: composer, log: log, current: cfg, hup: make(chan os.Signal, 1)}
+	r := &reloader{cfgPath: cfgPath, st: st, router: router, composer: composer, log: log, current: cfg, domain: cfg.Domain, hup: make(chan os.Signal, 1)}
 	signal.Notify(r.hup, syscall.SIGHUP)
 	return r
 }
@@ -119,7 +120,9 @@ func (r *reloader) reload(ctx context.Context) error {
 	// The mailboxes before the domains: a new domain is accepted only once its
 	// mailboxes are known.
 	r.router.SetMailboxes(cfg.Mailboxes)
-	r.smtp.SetLocalDomains(localDomains(cfg))
+	local := *cfg
+	local.Domain = r.domain
+	r.smtp.SetLocalDomains(localDomains(&local))
 	brand := r.composer.Brand()
 	r.web.SetBrand(brand)
 	r.accounts.SetBrand(brand.Name)
