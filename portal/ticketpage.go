@@ -160,6 +160,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, cur *account.Curr
 	if !ok {
 		return
 	}
+	defer up.close()
 	body := strings.TrimSpace(up.values["body"])
 	switch {
 	case body == "" && len(up.files) == 0:
