@@ -152,6 +152,7 @@ func restartKeys(old, cfg *config.Config) []string {
 	check("outbound.relay", old.Outbound.Relay, cfg.Outbound.Relay)
 	check("outbound.dkim_key", old.Outbound.DKIMKey, cfg.Outbound.DKIMKey)
 	check("jobs", old.Jobs, cfg.Jobs)
+	check("feedback.options", old.Feedback.Options, cfg.Feedback.Options)
 	check("log", old.Log, cfg.Log)
 	check("log_level", old.LogLevel, cfg.LogLevel)
 	oldDomains, newDomains := mailboxDomains(old), mailboxDomains(cfg)
