@@ -192,7 +192,8 @@ cleanup = "@daily"
 [brand]
 # Name notifications are signed with. Default: the name in outbound.from.
 name = ""
-# Logo shown at the top of HTML notifications (an https URL).
+# Logo shown at the top of HTML notifications and of the portal's pages
+# (an https URL; the portal's CSP then allows images from its origin).
 logo_url = ""
 # Accent colour of HTML notifications.
 color = "#1f6feb"

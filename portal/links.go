@@ -14,6 +14,7 @@ import (
 // page is what every portal template sees.
 type page struct {
 	Lang, Title, Color, Brand string
+	Logo                      string // the brand logo's URL, when the CSP lets it show
 	Heading, Text, Button     string
 	CommentLabel              string
 	FeedbackID                int64
@@ -103,11 +104,11 @@ func lang(r *http.Request, contactLang string) string {
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
-	p.Color, p.Brand = s.brand.Color, s.brand.Name
+	p.Color, p.Brand, p.Logo = s.brand.Color, s.brand.Name, s.logo
 	p.Accounts = s.accounts != nil
 	p.KB = s.kb.opts.Public || p.Signed != ""
 	if p.KB && kbScriptViews[name] {
-		w.Header().Set("Content-Security-Policy", kbPolicy) // the type-ahead (kb.go)
+		w.Header().Set("Content-Security-Policy", s.kbCSP) // the type-ahead (kb.go)
 	}
 	if p.T == nil {
 		p.T = accountTexts[p.Lang]

@@ -43,6 +43,9 @@ type Server struct {
 	srv     *http.Server
 	policy  *bluemonday.Policy
 	css     []byte
+	csp     string // Content-Security-Policy of every page (security.go)
+	kbCSP   string // csp with the knowledge base's script
+	logo    string // the brand logo's URL, shown in the header; empty: none
 
 	accounts *account.Service // nil: no customer accounts, only signed links
 	secure   bool             // base URL is https: Secure cookies with __Host- names
@@ -163,6 +166,7 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 	if s.brand.Color == "" {
 		s.brand.Color = "#1f6feb"
 	}
+	s.policies()
 	for _, name := range views {
 		t, err := template.ParseFS(templateFS, append([]string{"templates/" + name + ".html"}, partials...)...)
 		if err != nil {
