@@ -109,6 +109,8 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	p.KB = s.kb.opts.Public || p.Signed != ""
 	if p.KB && kbScriptViews[name] {
 		w.Header().Set("Content-Security-Policy", s.kbCSP) // the type-ahead (kb.go)
+	} else if formScriptViews[name] {
+		w.Header().Set("Content-Security-Policy", s.csp+formScripts)
 	}
 	if p.T == nil {
 		p.T = accountTexts[p.Lang]

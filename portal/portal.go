@@ -93,6 +93,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", s.healthz},
 		{"GET /readyz", s.readyz},
 		{"GET /portal.css", s.stylesheet},
+		{"GET /static/forms.js", s.kbStatic("forms.js", "text/javascript; charset=utf-8")},
 		{"GET /{$}", s.home},
 		{"GET /l/{token}", s.link},
 		{"POST /l/{token}", s.link},

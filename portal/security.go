@@ -108,6 +108,13 @@ func (s *Server) policies() {
 	s.kbCSP = s.csp + kbScripts
 }
 
+// formScripts is added to the policy of the pages with an upload form (formScriptViews)
+// for static/forms.js: drag-and-drop onto the attachments, Ctrl+Enter to send. Scripts
+// from this origin only; the knowledge base's policy (kbScripts) allows them as well.
+const formScripts = "; script-src 'self'"
+
+var formScriptViews = map[string]bool{"newticket": true, "myticket": true}
+
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{3,8}$`)
 
 // cssColor lets only a hex colour into the stylesheet.
