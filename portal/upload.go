@@ -153,7 +153,12 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, l string) (_
 			return nil, false
 		}
 		if part.FileName() == "" && n == 0 {
-			continue // the empty file input of a form sent without a file
+			// The empty file input of a form sent without a file: not counted, so its
+			// temporary file goes at once (a form of many such parts holds no more).
+			up.staged = up.staged[:len(up.staged)-1]
+			f.Close()
+			os.Remove(f.Name())
+			continue
 		}
 		budget -= n
 		ctype := part.Header.Get("Content-Type")

@@ -206,3 +206,25 @@ func TestUploadOverTheLimitStoresNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestEmptyFileInputsAreNotFiles: the empty file input a browser sends when no file was
+// chosen is not an attachment and not counted against the 20 files, however many there
+// are; the ticket is opened without attachments.
+func TestEmptyFileInputsAreNotFiles(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := setupAccounts(t, st, accOptions{})
+		b := f.browser(t)
+		f.signUp(t, b, "alice@example.org", goodPassword)
+		empty := make([]upFile, 2000)
+		for i := range empty {
+			empty[i] = upFile{"", "application/octet-stream", nil}
+		}
+		r := b.postMultipart("/my-tickets/new", [][2]string{{"subject", "No files"}, {"description", "Words."}}, empty)
+		if r.Code != 200 || !strings.Contains(r.Body, "is open.") {
+			t.Fatalf("%d at %s\n%s", r.Code, r.URL, r.Body)
+		}
+		if n := f.count(t, `SELECT COUNT(*) FROM attachments`); n != 0 {
+			t.Errorf("%d attachments", n)
+		}
+	})
+}
