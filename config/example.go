@@ -169,6 +169,14 @@ resolution = "40h"
 [feedback]
 # A Resolved ticket's customer is asked for feedback (once) after this long.
 delay = "1h"
+# The answers the portal's feedback form offers beside a number of stars,
+# in English and German (de empty: the English one). None: two for each
+# number of stars ("Quick answer", "Problem solved" for 5 ...). Listing
+# any replaces them all. (Uncommented, this is an example.)
+#[[feedback.options]]
+#stars = 5
+#en = "Quick answer"
+#de = "Schnelle Antwort"
 
 [jobs]
 # Cron schedules of the background jobs: five fields ("*/10 * * * *"),
@@ -184,7 +192,8 @@ cleanup = "@daily"
 [brand]
 # Name notifications are signed with. Default: the name in outbound.from.
 name = ""
-# Logo shown at the top of HTML notifications (an https URL).
+# Logo shown at the top of HTML notifications and of the portal's pages
+# (an https URL; the portal's CSP then allows images from its origin).
 logo_url = ""
 # Accent colour of HTML notifications.
 color = "#1f6feb"

@@ -34,6 +34,7 @@ func TestExampleLoads(t *testing.T) {
 				want.Templates = []Template{{Name: "Bug Report", About: "Tell us how to reproduce it.",
 					Body:   "Steps to reproduce:\n\nExpected:\n\nActual:\n",
 					Fields: []TemplateField{{Name: "version", Label: "Version", Type: "text", Required: true, Options: []string{}}}}}
+				want.Feedback.Options = []FeedbackOption{{Stars: 5, EN: "Quick answer", DE: "Schnelle Antwort"}}
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("example loads as\n%+v\nbut defaults are\n%+v", c, want)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 )
@@ -57,6 +58,45 @@ func (s SLA) ByPriority() map[string]SLATarget {
 type Feedback struct {
 	// Delay is how long a ticket stays Resolved before the customer is asked.
 	Delay Duration `toml:"delay"`
+	// Options are the answers the portal's feedback form offers beside a number of
+	// stars ([[feedback.options]]); none: two built-in ones per number of stars.
+	Options []FeedbackOption `toml:"options"`
+}
+
+// FeedbackOption is one predefined answer of the portal's feedback form, offered with
+// its number of stars and stored as the rating's choice.
+type FeedbackOption struct {
+	Stars int    `toml:"stars"`
+	EN    string `toml:"en"`
+	DE    string `toml:"de"` // empty: the English label
+}
+
+// maxOptionLabel bounds a feedback option's label, in characters.
+const maxOptionLabel = 100
+
+// checkFeedbackOptions checks the portal's feedback options: 1 to 5 stars, a label that
+// fits a form, no label twice for the same number of stars (the form could not tell
+// them apart).
+func checkFeedbackOptions(opts []FeedbackOption, check func(string, error)) {
+	seen := map[string]bool{}
+	for i, o := range opts {
+		key := fmt.Sprintf("feedback.options[%d]", i)
+		if o.Stars < 1 || o.Stars > 5 {
+			check(key+".stars", fmt.Errorf("must be 1 to 5, got %d", o.Stars))
+		}
+		for _, l := range [][2]string{{"en", o.EN}, {"de", o.DE}} {
+			lang, label := l[0], l[1]
+			switch {
+			case lang == "en" && strings.TrimSpace(label) == "":
+				check(key+".en", errors.New("must not be empty"))
+			case utf8.RuneCountInString(label) > maxOptionLabel:
+				check(key+"."+lang, fmt.Errorf("longer than %d characters", maxOptionLabel))
+			case label != "" && seen[fmt.Sprint(o.Stars, lang, label)]:
+				check(key+"."+lang, fmt.Errorf("%q appears twice for %d stars", label, o.Stars))
+			}
+			seen[fmt.Sprint(o.Stars, lang, label)] = true
+		}
+	}
 }
 
 // Jobs are the cron schedules of the background jobs: a standard five-field spec
@@ -124,6 +164,7 @@ func (c *Config) validateTime(check func(key string, err error)) {
 		}
 	}
 	check("feedback.delay", checkPositive(c.Feedback.Delay.Duration))
+	checkFeedbackOptions(c.Feedback.Options, check)
 	check("outbound.sent_retention", checkPositive(c.Outbound.SentRetention.Duration))
 	for name, spec := range c.Jobs.ByName() {
 		check("jobs."+name, checkCronSpec(spec))

@@ -83,6 +83,19 @@ func TestValidate(t *testing.T) {
 		{"ftp base url", func(c *Config) { c.Portal.BaseURL = "ftp://example.com" }, "portal.base_url", "is not an absolute http(s) URL"},
 		{"base url without host", func(c *Config) { c.Portal.BaseURL = "http://" }, "portal.base_url", "is not an absolute http(s) URL"},
 		{"base url with query", func(c *Config) { c.Portal.BaseURL = "https://example.com/?a=b" }, "portal.base_url", "must not have a query"},
+		{"feedback option with 0 stars", func(c *Config) { c.Feedback.Options = []FeedbackOption{{Stars: 0, EN: "Meh"}} },
+			"feedback.options[0].stars", "must be 1 to 5, got 0"},
+		{"feedback option with 6 stars", func(c *Config) { c.Feedback.Options = []FeedbackOption{{Stars: 6, EN: "Wow"}} },
+			"feedback.options[0].stars", "must be 1 to 5, got 6"},
+		{"feedback option without a label", func(c *Config) { c.Feedback.Options = []FeedbackOption{{Stars: 3, EN: " ", DE: "Mittel"}} },
+			"feedback.options[0].en", "must not be empty"},
+		{"feedback option too long", func(c *Config) {
+			c.Feedback.Options = []FeedbackOption{{Stars: 3, EN: "ok", DE: strings.Repeat("ü", 101)}}
+		},
+			"feedback.options[0].de", "longer than 100 characters"},
+		{"feedback option twice", func(c *Config) {
+			c.Feedback.Options = []FeedbackOption{{Stars: 5, EN: "Fast"}, {Stars: 4, EN: "Fast"}, {Stars: 5, EN: "Fast", DE: "Schnell"}}
+		}, "feedback.options[2].en", `"Fast" appears twice for 5 stars`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +136,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"log level debug", func(c *Config) { c.LogLevel = "debug" }},
 		{"log level warn", func(c *Config) { c.LogLevel = "warn" }},
 		{"log level error", func(c *Config) { c.LogLevel = "error" }},
+		{"feedback options, one without German", func(c *Config) {
+			c.Feedback.Options = []FeedbackOption{{Stars: 5, EN: "Fast", DE: "Schnell"}, {Stars: 1, EN: "Slow"}, {Stars: 4, EN: "Fast"}}
+		}},
 		{"several mailboxes, shared team", func(c *Config) {
 			c.Mailboxes = []Mailbox{{Address: "a@example.com", Team: "T"}, {Address: "b@example.com", Team: "T"}}
 		}},

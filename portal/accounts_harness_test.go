@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -62,6 +63,8 @@ type accOptions struct {
 	maxAuto   int
 	brand     string
 	templates []portal.Template
+	maxUpload int64 // default 1 MiB
+	rate      []portal.RateOption
 }
 
 var berlin, _ = time.LoadLocation("Europe/Berlin")
@@ -96,7 +99,7 @@ func setupAccounts(t testing.TB, st *store.Store, o accOptions) *accFixture {
 		MaxAutoPerHour: o.maxAuto, Limits: o.limits, Now: f.clock.Now, Metrics: account.NewMetrics(f.reg)}, log)
 	web, err := portal.New(st, f.tickets, f.links, composer.Brand(), log, portal.WithAccounts(f.acc, f.srv.URL),
 		portal.WithTickets(portal.TicketOptions{Mailbox: "support@example.com", Team: "Support", CustomerPriority: true,
-			MaxUpload: 1 << 20, Templates: o.templates, Location: berlin}))
+			MaxUpload: cmp.Or(o.maxUpload, 1<<20), Templates: o.templates, Location: berlin, RateOptions: o.rate}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,9 +116,9 @@ func (s *Server) kbAllowed(r *http.Request, cur *account.Current) bool {
 	return s.kb.opts.Public || cur != nil
 }
 
-// kbPolicy is the portal's policy plus the one script it has, the type-ahead, and its
-// requests, from this origin only.
-const kbPolicy = csp + "; script-src 'self'; connect-src 'self'"
+// kbScripts is added to the portal's policy (s.kbCSP) for the one script it has, the
+// type-ahead, and its requests, from this origin only.
+const kbScripts = "; script-src 'self'; connect-src 'self'"
 
 // kbScriptViews are the portal's other pages that carry the type-ahead: the new-ticket
 // form suggests articles while the subject is typed.
@@ -131,7 +131,7 @@ func (s *Server) kbRender(w http.ResponseWriter, cur *account.Current, status in
 	if cur != nil {
 		p.Signed = cur.Account.Email
 	}
-	w.Header().Set("Content-Security-Policy", kbPolicy)
+	w.Header().Set("Content-Security-Policy", s.kbCSP)
 	s.render(w, status, name, p)
 }
 
@@ -141,7 +141,7 @@ func (s *Server) kbMessage(w http.ResponseWriter, cur *account.Current, status i
 	if cur != nil {
 		p.Signed = cur.Account.Email
 	}
-	w.Header().Set("Content-Security-Policy", kbPolicy)
+	w.Header().Set("Content-Security-Policy", s.kbCSP)
 	s.render(w, status, "kb_index", p)
 }
 

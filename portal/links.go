@@ -15,6 +15,7 @@ import (
 type page struct {
 	Lang, Title, Color, Brand string
 	Stylesheet                string // the stylesheet's URL, versioned by the brand colour
+	Logo                      string // the brand logo's URL, when the CSP lets it show
 	Heading, Text, Button     string
 	CommentLabel              string
 	FeedbackID                int64
@@ -105,11 +106,13 @@ func lang(r *http.Request, contactLang string) string {
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
 	b := s.currentBrand()
-	p.Color, p.Brand, p.Stylesheet = b.Color, b.Name, b.cssURL
+	p.Color, p.Brand, p.Stylesheet, p.Logo = b.Color, b.Name, b.cssURL, s.logo
 	p.Accounts = s.accounts != nil
 	p.KB = s.kb.opts.Public || p.Signed != ""
 	if p.KB && kbScriptViews[name] {
-		w.Header().Set("Content-Security-Policy", kbPolicy) // the type-ahead (kb.go)
+		w.Header().Set("Content-Security-Policy", s.kbCSP) // the type-ahead (kb.go)
+	} else if formScriptViews[name] {
+		w.Header().Set("Content-Security-Policy", s.csp+formScripts)
 	}
 	if p.T == nil {
 		p.T = accountTexts[p.Lang]

@@ -104,6 +104,7 @@ func (s *Server) newTicket(w http.ResponseWriter, r *http.Request, cur *account.
 	if !ok {
 		return
 	}
+	defer up.close()
 	v := s.newView(l, up.values["template"])
 	v.Subject = strings.TrimSpace(up.values["subject"])
 	v.Body = strings.TrimSpace(up.values["description"])

@@ -47,6 +47,9 @@ type Server struct {
 	srv    *http.Server
 	policy *bluemonday.Policy
 	cssSrc []byte // the stylesheet before the brand colour goes in
+	csp    string // Content-Security-Policy of every page (security.go)
+	kbCSP  string // csp with the knowledge base's script
+	logo   string // the brand logo's URL, shown in the header; empty: none (set at start)
 
 	accounts *account.Service // nil: no customer accounts, only signed links
 	secure   bool             // base URL is https: Secure cookies with __Host- names
@@ -94,6 +97,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", s.healthz},
 		{"GET /readyz", s.readyz},
 		{"GET /portal.css", s.stylesheet},
+		{"GET /static/forms.js", s.kbStatic("forms.js", "text/javascript; charset=utf-8")},
 		{"GET /{$}", s.home},
 		{"GET /l/{token}", s.link},
 		{"POST /l/{token}", s.link},
@@ -164,6 +168,7 @@ func New(st *store.Store, tickets *ticket.Service, links *ticket.Links, brand ou
 	for _, o := range opts {
 		o(s)
 	}
+	s.policies(brand.LogoURL)
 	for _, name := range views {
 		t, err := template.ParseFS(templateFS, append([]string{"templates/" + name + ".html"}, partials...)...)
 		if err != nil {

@@ -4,13 +4,15 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 )
 
 // csp allows nothing but this origin's stylesheet, images (inline attachments, and the
-// 2FA QR code as a data: URI) and forms: no script at all, no remote trackers loaded by a
-// customer's HTML, no framing (clickjacking).
+// 2FA QR code as a data: URI; the brand logo's origin when one is configured, see
+// policies) and forms: no script at all, no remote trackers loaded by a customer's HTML,
+// no framing (clickjacking).
 const csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // protect sets the security headers on every response and refuses cross-origin
@@ -29,7 +31,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 	h := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", csp)
+		hd.Set("Content-Security-Policy", s.csp)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
@@ -78,6 +80,40 @@ func (s *Server) trusted(a netip.Addr) bool {
 	}
 	return false
 }
+
+// logoHost is what a logo URL's host may look like to be put into the CSP: a name, an
+// IPv4 address or a bracketed IPv6 one, and a port; nothing that could end the directive.
+var logoHost = regexp.MustCompile(`^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
+
+// logoOrigin returns the origin ("https://cdn.example.com") of an absolute http(s)
+// logo URL, or "" when there is none or it is not one the CSP can name safely (then
+// no logo is shown).
+func logoOrigin(logoURL string) string {
+	u, err := url.Parse(logoURL)
+	if logoURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || !logoHost.MatchString(u.Host) {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// policies sets the portal's CSP and the knowledge base's variant of it. With a brand
+// logo configured its origin joins img-src, exactly that origin and only for images:
+// the header shows the logo while every other image still comes from here.
+func (s *Server) policies(logoURL string) {
+	s.csp, s.logo = csp, ""
+	if o := logoOrigin(logoURL); o != "" {
+		s.csp = strings.Replace(csp, "img-src 'self' data:", "img-src 'self' data: "+o, 1)
+		s.logo = logoURL
+	}
+	s.kbCSP = s.csp + kbScripts
+}
+
+// formScripts is added to the policy of the pages with an upload form (formScriptViews)
+// for static/forms.js: drag-and-drop onto the attachments, Ctrl+Enter to send. Scripts
+// from this origin only; the knowledge base's policy (kbScripts) allows them as well.
+const formScripts = "; script-src 'self'"
+
+var formScriptViews = map[string]bool{"newticket": true, "myticket": true}
 
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{3,8}$`)
 

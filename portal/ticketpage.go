@@ -36,12 +36,31 @@ type rateGroup struct {
 	Options []option
 }
 
-// rateOptions are the predefined feedback answers, two per number of stars.
-var rateOptions = map[string]map[int][]string{
-	"en": {5: {"Quick answer", "Problem solved"}, 4: {"Helpful", "Friendly"}, 3: {"Took a while", "Partly solved"},
-		2: {"Slow answer", "Not solved"}, 1: {"No useful answer", "Unfriendly"}},
-	"de": {5: {"Schnelle Antwort", "Problem gelöst"}, 4: {"Hilfreich", "Freundlich"}, 3: {"Hat gedauert", "Teilweise gelöst"},
-		2: {"Langsame Antwort", "Nicht gelöst"}, 1: {"Keine brauchbare Antwort", "Unfreundlich"}},
+// RateOption is a predefined answer of the feedback form, offered with its number of
+// stars and stored as the rating's choice, in the customer's language.
+type RateOption struct {
+	Stars  int
+	EN, DE string // DE empty: EN
+}
+
+// label is the option in language l.
+func (o RateOption) label(l string) string {
+	if l == "de" && o.DE != "" {
+		return o.DE
+	}
+	return o.EN
+}
+
+// BuiltinRateOptions are offered when the configuration has none: two per number of
+// stars.
+func BuiltinRateOptions() []RateOption {
+	return []RateOption{
+		{5, "Quick answer", "Schnelle Antwort"}, {5, "Problem solved", "Problem gelöst"},
+		{4, "Helpful", "Hilfreich"}, {4, "Friendly", "Freundlich"},
+		{3, "Took a while", "Hat gedauert"}, {3, "Partly solved", "Teilweise gelöst"},
+		{2, "Slow answer", "Langsame Antwort"}, {2, "Not solved", "Nicht gelöst"},
+		{1, "No useful answer", "Keine brauchbare Antwort"}, {1, "Unfriendly", "Unfreundlich"},
+	}
 }
 
 // customerTicket loads the ticket named by the path if the customer may see it (the
@@ -125,10 +144,14 @@ func (s *Server) renderTicket(w http.ResponseWriter, r *http.Request, cur *accou
 	}
 	for _, n := range v.Stars {
 		g := rateGroup{Stars: fmt.Sprintf(t["stars"], n)}
-		for _, o := range rateOptions[l][n] {
-			g.Options = append(g.Options, option{Value: o, Label: o})
+		for _, o := range s.tk.RateOptions {
+			if o.Stars == n {
+				g.Options = append(g.Options, option{Value: o.label(l), Label: o.label(l)})
+			}
 		}
-		v.Options = append(v.Options, g)
+		if len(g.Options) > 0 {
+			v.Options = append(v.Options, g)
+		}
 	}
 	if status == http.StatusOK && newest > 0 {
 		if err := store.MarkSeen(ctx, s.st.DB, cur.Account.ID, tk.ID, newest); err != nil {
@@ -160,6 +183,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, cur *account.Curr
 	if !ok {
 		return
 	}
+	defer up.close()
 	body := strings.TrimSpace(up.values["body"])
 	switch {
 	case body == "" && len(up.files) == 0:
@@ -226,7 +250,7 @@ func (s *Server) rate(w http.ResponseWriter, r *http.Request, cur *account.Curre
 		return
 	}
 	opt := r.PostFormValue("option")
-	if opt != "" && !validOption(rating, opt) {
+	if opt != "" && !s.validOption(rating, opt) {
 		s.renderTicket(w, r, cur, l, tk, http.StatusBadRequest, t["bad_option"], "")
 		return
 	}
@@ -247,13 +271,12 @@ func (s *Server) rate(w http.ResponseWriter, r *http.Request, cur *account.Curre
 	http.Redirect(w, r, fmt.Sprintf("/my-tickets/%d?done=rate", tk.ID), http.StatusSeeOther)
 }
 
-// validOption says whether an option is one offered for that many stars, in any language.
-func validOption(rating int, opt string) bool {
-	for _, byStars := range rateOptions {
-		for _, o := range byStars[rating] {
-			if o == opt {
-				return true
-			}
+// validOption says whether an option is one offered for that many stars, in any
+// language (the page may have been in the other one).
+func (s *Server) validOption(rating int, opt string) bool {
+	for _, o := range s.tk.RateOptions {
+		if o.Stars == rating && (opt == o.label("en") || opt == o.label("de")) {
+			return true
 		}
 	}
 	return false

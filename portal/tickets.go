@@ -26,6 +26,8 @@ type TicketOptions struct {
 	MaxUpload int64
 	// Location is the organisation's time zone; times are shown in it, named.
 	Location *time.Location
+	// RateOptions are the feedback form's predefined answers; none: BuiltinRateOptions.
+	RateOptions []RateOption
 }
 
 // maxFiles is how many attachments one form may carry.
@@ -36,6 +38,9 @@ func WithTickets(o TicketOptions) Option {
 	return func(s *Server) {
 		if len(o.Templates) == 0 {
 			o.Templates = BuiltinTemplates()
+		}
+		if len(o.RateOptions) == 0 {
+			o.RateOptions = BuiltinRateOptions()
 		}
 		if o.MaxUpload <= 0 {
 			o.MaxUpload = 25 << 20

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 	"unicode"
@@ -14,11 +16,45 @@ import (
 	"github.com/mxdesk/mxdesk/ticket"
 )
 
-// upload is a multipart form read with its limits: text fields and attachments.
+// upload is a multipart form read with its limits: text fields and attachments. The
+// attachments are staged in temporary files; close removes them.
 type upload struct {
 	values map[string]string
 	multi  map[string][]string
-	files  []ticket.File
+	files  []ticket.Upload
+	staged []*os.File
+}
+
+// close removes the staged files; a handler defers it as soon as the form is read.
+func (up *upload) close() {
+	for _, f := range up.staged {
+		f.Close()
+		os.Remove(f.Name()) // already gone where stage could unlink it at once
+	}
+}
+
+// stage copies one attachment into a temporary file, reading at most budget+1 bytes of
+// it, and returns how many it read. The file is staged on disk, not streamed straight
+// into the database: that would hold a write transaction (on SQLite the only writer's)
+// open for as long as the client takes to send, so a slow upload from a phone would
+// stall mail ingest; from disk the ticket's transaction stores it at disk speed.
+func (up *upload) stage(part io.Reader, budget int64) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "mxdesk-upload-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	up.staged = append(up.staged, f)
+	// Unlinked at once, the file's space is freed when it is closed, whatever happens
+	// to the process.
+	os.Remove(f.Name())
+	n, err := io.Copy(f, io.LimitReader(part, budget+1))
+	if err != nil {
+		return nil, n, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, n, err
+	}
+	return f, n, nil
 }
 
 // maxField bounds one text field of a form with attachments (a description can be long;
@@ -28,10 +64,17 @@ const maxField = 512 << 10
 // readUpload reads a form with attachments part by part: at most maxFiles files and
 // MaxUpload bytes of them in all (the mail size limit), each field at most maxField. It
 // stops at the first part over a limit, so 500 files or a huge upload cost no more than
-// the limit. false means a page saying what was wrong was written.
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, l string) (*upload, bool) {
+// the limit. Attachments go to temporary files as they arrive (stage), never whole
+// into memory. false means a page saying what was wrong was written (and nothing is
+// left staged); otherwise the caller must close the upload.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, l string) (_ *upload, ok bool) {
 	t := accountTexts[l]
 	up := &upload{values: map[string]string{}, multi: map[string][]string{}}
+	defer func() {
+		if !ok {
+			up.close()
+		}
+	}()
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
 		// A form without files (no JavaScript, no file chosen, some clients).
@@ -88,27 +131,41 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, l string) (*
 		if name != "attachments" {
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(part, budget+1))
-		if errors.As(err, &tooBig) || int64(len(data)) > budget {
+		if len(up.files) == maxFiles {
+			// Unless it is the empty file input of a form sent without a file.
+			if n, err := part.Read(make([]byte, 1)); n > 0 || part.FileName() != "" || !errors.Is(err, io.EOF) {
+				s.message(w, http.StatusBadRequest, l, t["bad_form_title"], fmt.Sprintf(t["too_many_files"], maxFiles))
+				return nil, false
+			}
+			continue
+		}
+		f, n, err := up.stage(part, budget)
+		if errors.As(err, &tooBig) || n > budget {
 			return tooLarge()
+		}
+		var perr *fs.PathError
+		if errors.As(err, &perr) {
+			s.fail(w, l, err) // the disk, not the form
+			return nil, false
 		}
 		if err != nil {
 			s.message(w, http.StatusBadRequest, l, t["bad_form_title"], t["bad_form"])
 			return nil, false
 		}
-		if part.FileName() == "" && len(data) == 0 {
-			continue // the empty file input of a form sent without a file
+		if part.FileName() == "" && n == 0 {
+			// The empty file input of a form sent without a file: not counted, so its
+			// temporary file goes at once (a form of many such parts holds no more).
+			up.staged = up.staged[:len(up.staged)-1]
+			f.Close()
+			os.Remove(f.Name())
+			continue
 		}
-		if len(up.files) == maxFiles {
-			s.message(w, http.StatusBadRequest, l, t["bad_form_title"], fmt.Sprintf(t["too_many_files"], maxFiles))
-			return nil, false
-		}
-		budget -= int64(len(data))
+		budget -= n
 		ctype := part.Header.Get("Content-Type")
 		if _, _, err := mime.ParseMediaType(ctype); err != nil || ctype == "" {
 			ctype = "application/octet-stream"
 		}
-		up.files = append(up.files, ticket.File{Filename: cleanFilename(part.FileName()), ContentType: ctype, Data: data})
+		up.files = append(up.files, ticket.Upload{Filename: cleanFilename(part.FileName()), ContentType: ctype, Body: f, Size: n})
 	}
 	return up, true
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"mime"
 	"net/http"
 	"regexp"
@@ -171,8 +172,8 @@ func (s *Server) linkFile(w http.ResponseWriter, r *http.Request) {
 // reveal nothing).
 func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, l string, ticketID, id int64, raw bool, notFound func()) {
 	ctx := r.Context()
-	var data []byte
-	var ctype, name string
+	var body io.Reader
+	var ctype, name, length string
 	if raw {
 		m, err := store.MessageOfTicket(ctx, s.st.DB, ticketID, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && (m.Kind != "customer" || m.RawSHA256 == nil) {
@@ -183,7 +184,7 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, l string, tick
 			s.fail(w, l, err)
 			return
 		}
-		if data, err = store.GetBlob(ctx, s.st.DB, *m.RawSHA256); err != nil {
+		if body, err = store.OpenBlob(ctx, s.st.DB, *m.RawSHA256); err != nil {
 			s.fail(w, l, err)
 			return
 		}
@@ -198,11 +199,11 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, l string, tick
 			s.fail(w, l, err)
 			return
 		}
-		if data, err = store.GetBlob(ctx, s.st.DB, a.SHA256); err != nil {
+		if body, err = store.OpenBlob(ctx, s.st.DB, a.SHA256); err != nil {
 			s.fail(w, l, err)
 			return
 		}
-		ctype, name = a.ContentType, a.Filename
+		ctype, name, length = a.ContentType, a.Filename, strconv.FormatInt(a.Size, 10)
 	}
 	// Images show inline; everything else downloads, so no customer-sent HTML or SVG
 	// ever runs in the portal's origin.
@@ -220,7 +221,13 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, l string, tick
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
-	w.Write(data)
+	if length != "" {
+		w.Header().Set("Content-Length", length)
+	}
+	// A chunk at a time (OpenBlob): a 25 MB attachment is never whole in memory.
+	if _, err := io.Copy(w, body); err != nil {
+		s.log.Warn("portal: sending a file", "ticket", ticketID, "id", id, "err", err)
+	}
 }
 
 // newPolicy is the sanitizer for customer HTML shown on the ticket page.

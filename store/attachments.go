@@ -19,13 +19,17 @@ type Attachment struct {
 	SHA256      string `db:"sha256"`
 }
 
-// InsertAttachment stores the bytes as a blob and the attachment row.
+// InsertAttachment stores the bytes as a blob and the attachment row. With a.SHA256
+// already set (and data nil) the bytes are a blob stored before, by PutBlobStream, and
+// the row refers to it with a.Size as its size.
 func InsertAttachment(ctx context.Context, q sqlx.ExtContext, a *Attachment, data []byte) error {
-	sum, err := PutBlob(ctx, q, data)
-	if err != nil {
-		return err
+	if a.SHA256 == "" || data != nil {
+		sum, err := PutBlob(ctx, q, data)
+		if err != nil {
+			return err
+		}
+		a.SHA256, a.Size = sum, int64(len(data))
 	}
-	a.SHA256, a.Size = sum, int64(len(data))
 	id, err := insertID(ctx, q, q.Rebind(`INSERT INTO attachments (message_id, filename, content_type, content_id, inline, size, sha256)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`), a.MessageID, a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256)
 	if err != nil {

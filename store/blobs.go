@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
@@ -64,6 +67,114 @@ func putChunks(ctx context.Context, q sqlx.ExtContext, sum string, data []byte) 
 			return fmt.Errorf("put blob %s: chunk %d: %w", sum, seq, err)
 		}
 		data = data[n:]
+	}
+	return nil
+}
+
+// ErrBlobTooLarge is PutBlobStream's answer to a reader with more bytes than its limit;
+// nothing of it is left stored.
+var ErrBlobTooLarge = errors.New("blob over the size limit")
+
+// PutBlobStream stores what r yields as a blob, reading at most limit bytes of it (a
+// negative limit: no limit), and returns its SHA-256 and size. It holds one chunk in
+// memory at a time, whatever the size: an upload of 25 MB costs 1 MiB, not 25.
+//
+// The hash, which names the blob, is only known at the end, so a large blob's chunks
+// are written under a temporary key (a blobs row of its own, for the chunks' foreign
+// key) and moved to the real one once it is known; if that blob was stored before, the
+// copy is deleted instead. Each step is an ordinary statement on both databases, in the
+// caller's transaction, so a rollback leaves nothing. Over the limit, or on any error,
+// the temporary rows are deleted too, in case the caller commits anyway.
+func PutBlobStream(ctx context.Context, q sqlx.ExtContext, r io.Reader, limit int64) (sum string, size int64, err error) {
+	if limit >= 0 {
+		r = io.LimitReader(r, limit+1) // one byte more tells "too large" from "exactly the limit"
+	}
+	br := bufio.NewReader(r)
+	h := sha256.New()
+	buf := make([]byte, blobChunk)
+	tmp := ""
+	defer func() {
+		if err != nil && tmp != "" {
+			dropTempBlob(context.WithoutCancel(ctx), q, tmp)
+		}
+	}()
+	for seq := 0; ; seq++ {
+		n, rerr := io.ReadFull(br, buf)
+		last := errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF)
+		if rerr != nil && !last {
+			return "", 0, fmt.Errorf("put blob: read: %w", rerr)
+		}
+		size += int64(n)
+		if limit >= 0 && size > limit {
+			return "", 0, ErrBlobTooLarge
+		}
+		h.Write(buf[:n])
+		if !last {
+			// A full chunk: is there more? A blob of exactly one chunk is stored whole,
+			// as PutBlob stores it.
+			if _, perr := br.Peek(1); errors.Is(perr, io.EOF) {
+				last = true
+			} else if perr != nil {
+				return "", 0, fmt.Errorf("put blob: read: %w", perr)
+			}
+		}
+		if last && seq == 0 {
+			sum = hex.EncodeToString(h.Sum(nil))
+			return sum, size, putBlob(ctx, q, sum, buf[:n])
+		}
+		if tmp == "" {
+			if tmp, err = newTempBlob(ctx, q); err != nil {
+				return "", 0, err
+			}
+		}
+		if n > 0 {
+			if _, err := q.ExecContext(ctx, q.Rebind("INSERT INTO blob_chunks (sha256, seq, data) VALUES (?, ?, ?)"), tmp, seq, buf[:n]); err != nil {
+				return "", 0, fmt.Errorf("put blob: chunk %d: %w", seq, err)
+			}
+		}
+		if last {
+			break
+		}
+	}
+	sum = hex.EncodeToString(h.Sum(nil))
+	res, err := q.ExecContext(ctx, q.Rebind(
+		"INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING"),
+		sum, size, []byte{}, now())
+	if err != nil {
+		return "", 0, fmt.Errorf("put blob %s: %w", sum, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", 0, fmt.Errorf("put blob %s: %w", sum, err)
+	} else if n == 1 {
+		if _, err := q.ExecContext(ctx, q.Rebind("UPDATE blob_chunks SET sha256 = ? WHERE sha256 = ?"), sum, tmp); err != nil {
+			return "", 0, fmt.Errorf("put blob %s: move chunks: %w", sum, err)
+		}
+	}
+	if err := dropTempBlob(ctx, q, tmp); err != nil {
+		return "", 0, err
+	}
+	return sum, size, nil
+}
+
+// newTempBlob makes the blobs row a streamed blob's chunks hang from until its hash is
+// known. The key cannot be a hash: it is not 64 hex digits.
+func newTempBlob(ctx context.Context, q sqlx.ExtContext) (string, error) {
+	var b [16]byte
+	rand.Read(b[:])
+	key := "tmp-" + hex.EncodeToString(b[:])
+	if _, err := q.ExecContext(ctx, q.Rebind("INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, 0, ?, ?)"), key, []byte{}, now()); err != nil {
+		return "", fmt.Errorf("put blob: %w", err)
+	}
+	return key, nil
+}
+
+// dropTempBlob deletes a temporary key's chunks (if any are left) and its row.
+func dropTempBlob(ctx context.Context, q sqlx.ExtContext, key string) error {
+	if _, err := q.ExecContext(ctx, q.Rebind("DELETE FROM blob_chunks WHERE sha256 = ?"), key); err != nil {
+		return fmt.Errorf("put blob: drop %s: %w", key, err)
+	}
+	if _, err := q.ExecContext(ctx, q.Rebind("DELETE FROM blobs WHERE sha256 = ?"), key); err != nil {
+		return fmt.Errorf("put blob: drop %s: %w", key, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -72,6 +73,106 @@ func TestBlobsLargeAreChunkedAndReadBackWhole(t *testing.T) {
 			if !bytes.Equal(got.Raw, raw) || got.Size != int64(len(raw)) {
 				t.Errorf("spooled %d bytes, read back %d (size %d)", len(raw), len(got.Raw), got.Size)
 			}
+		}
+	})
+}
+
+// failingReader yields n bytes, then an error, like an upload cut off.
+type failingReader struct{ n int }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, errors.New("connection reset")
+	}
+	k := min(len(p), r.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	r.n -= k
+	return k, nil
+}
+
+func TestPutBlobStream(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		big := make([]byte, 3<<20+5)
+		for i := range big {
+			big[i] = byte(i % 251)
+		}
+		count := func(query string, args ...any) int {
+			var n int
+			storetest.MustNotErr(t, "count", st.DB.Get(&n, st.DB.Rebind(query), args...))
+			return n
+		}
+		tests := []struct {
+			name   string
+			data   []byte
+			limit  int64
+			chunks int
+			err    error
+		}{
+			{"empty", []byte{}, 10, 0, nil},
+			{"small", []byte("hello"), -1, 0, nil},
+			{"exactly one chunk", big[:1<<20], 1 << 20, 0, nil},
+			{"one chunk and a byte", big[:1<<20+1], -1, 2, nil},
+			{"over three chunks", big, int64(len(big)), 4, nil},
+			{"small over the limit", []byte("hello, world"), 4, 0, store.ErrBlobTooLarge},
+			{"large over the limit", append([]byte("other"), big...), 2<<20 + 1, 0, store.ErrBlobTooLarge},
+		}
+		for _, tc := range tests {
+			for round := range 2 { // the second finds it stored (or refuses it again)
+				var sum string
+				var size int64
+				err := st.Tx(ctx, func(tx *sqlx.Tx) error {
+					var err error
+					sum, size, err = store.PutBlobStream(ctx, tx, bytes.NewReader(tc.data), tc.limit)
+					return err
+				})
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("%s #%d: err %v, want %v", tc.name, round, err, tc.err)
+				}
+				if tc.err != nil {
+					if n := count("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", store.SHA256(tc.data)); n != 0 {
+						t.Errorf("%s: refused, yet stored", tc.name)
+					}
+					continue
+				}
+				if sum != store.SHA256(tc.data) || size != int64(len(tc.data)) {
+					t.Errorf("%s: %s %d, want %s %d", tc.name, sum, size, store.SHA256(tc.data), len(tc.data))
+				}
+				got, err := store.GetBlob(ctx, st.DB, sum)
+				storetest.MustNotErr(t, tc.name, err)
+				if !bytes.Equal(got, tc.data) {
+					t.Errorf("%s: read back %d bytes, want %d", tc.name, len(got), len(tc.data))
+				}
+				if n := count("SELECT COUNT(*) FROM blob_chunks WHERE sha256 = ?", sum); n != tc.chunks {
+					t.Errorf("%s: %d chunks, want %d", tc.name, n, tc.chunks)
+				}
+			}
+		}
+		// A stream cut off midway stores nothing, even when the caller commits anyway.
+		err := st.Tx(ctx, func(tx *sqlx.Tx) error {
+			_, _, err := store.PutBlobStream(ctx, tx, &failingReader{n: 2<<20 + 3}, -1)
+			if err == nil {
+				t.Error("a failing reader stored a blob")
+			}
+			return nil
+		})
+		storetest.MustNotErr(t, "commit", err)
+		// A streamed blob and the same bytes put whole are one blob.
+		var whole string
+		storetest.MustNotErr(t, "put", st.Tx(ctx, func(tx *sqlx.Tx) (err error) {
+			whole, err = store.PutBlob(ctx, tx, big)
+			return err
+		}))
+		if whole != store.SHA256(big) {
+			t.Errorf("PutBlob after PutBlobStream: %s", whole)
+		}
+		if n := count("SELECT COUNT(*) FROM blobs WHERE sha256 LIKE 'tmp-%'") + count("SELECT COUNT(*) FROM blob_chunks WHERE sha256 LIKE 'tmp-%'"); n != 0 {
+			t.Errorf("%d temporary rows left", n)
+		}
+		if n := count("SELECT COUNT(*) FROM blob_chunks"); n != 2+4 {
+			t.Errorf("%d chunks in all, want 6", n)
 		}
 	})
 }

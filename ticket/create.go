@@ -25,13 +25,17 @@ type Person struct {
 	Name  string
 }
 
-// File is an attachment of a message arriving on a ticket.
+// File is an attachment of a message arriving on a ticket: its bytes in Data, or,
+// with SHA256 set, a blob already stored (PutBlobStream) of Size bytes, so a large
+// upload need never be in memory.
 type File struct {
 	Filename    string
 	ContentType string
 	ContentID   string
 	Inline      bool // shown in the body (an image the HTML refers to)
 	Data        []byte
+	SHA256      string
+	Size        int64
 }
 
 // Incoming is a message arriving on a ticket from the customer's side: a mail, a post
@@ -248,7 +252,11 @@ func (s *Service) insertMessage(ctx context.Context, tx *sqlx.Tx, ticketID int64
 	}
 	for _, f := range m.Attachments {
 		a := &store.Attachment{MessageID: row.ID, Filename: f.Filename, ContentType: f.ContentType, ContentID: f.ContentID, Inline: f.Inline}
-		if err := store.InsertAttachment(ctx, tx, a, f.Data); err != nil {
+		data := f.Data
+		if f.SHA256 != "" {
+			a.SHA256, a.Size, data = f.SHA256, f.Size, nil
+		}
+		if err := store.InsertAttachment(ctx, tx, a, data); err != nil {
 			return 0, err
 		}
 	}

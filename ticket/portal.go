@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"strconv"
 
@@ -32,8 +33,35 @@ type PortalTicket struct {
 	TeamID   int64
 	Mailbox  string
 	Cc       []Person
-	Files    []File
+	Files    []Upload
 	Fields   []store.Field
+}
+
+// Upload is a file sent with a portal form, read from Body, which yields exactly Size
+// bytes (the portal stages uploads on disk). It is streamed into a blob inside the
+// ticket's transaction, so neither the form nor the ticket holds it in memory, and a
+// refused or failed form leaves nothing stored.
+type Upload struct {
+	Filename    string
+	ContentType string
+	Body        io.Reader
+	Size        int64
+}
+
+// storeUploads streams the uploads into blobs in tx and returns them as Files.
+func storeUploads(ctx context.Context, tx *sqlx.Tx, ups []Upload) ([]File, error) {
+	files := make([]File, 0, len(ups))
+	for _, u := range ups {
+		sum, size, err := store.PutBlobStream(ctx, tx, u.Body, u.Size)
+		if err != nil {
+			return nil, fmt.Errorf("upload %q: %w", u.Filename, err)
+		}
+		if size != u.Size {
+			return nil, fmt.Errorf("upload %q: %d bytes, announced %d", u.Filename, size, u.Size)
+		}
+		files = append(files, File{Filename: u.Filename, ContentType: u.ContentType, SHA256: sum, Size: size})
+	}
+	return files, nil
 }
 
 // CreateFromPortal opens a ticket from the portal's form. Its message gets a Message-ID
@@ -41,7 +69,11 @@ type PortalTicket struct {
 func (s *Service) CreateFromPortal(ctx context.Context, p PortalTicket) (int64, error) {
 	var id int64
 	err := s.st.Tx(ctx, func(tx *sqlx.Tx) error {
-		m := s.portalMessage(p.From, p.Subject, p.Text, p.Cc, p.Files)
+		files, err := storeUploads(ctx, tx, p.Files)
+		if err != nil {
+			return err
+		}
+		m := s.portalMessage(p.From, p.Subject, p.Text, p.Cc, files)
 		tid, mid, err := s.Create(ctx, tx, NewTicket{Subject: p.Subject, Priority: p.Priority, TeamID: p.TeamID, Mailbox: p.Mailbox,
 			Source: SourcePortal, Reason: "portal", Message: m, Fields: p.Fields})
 		if err != nil {
@@ -64,10 +96,14 @@ func (s *Service) portalMessage(from Person, subject, text string, cc []Person, 
 // ReplyFromPortal adds the customer's reply to a ticket: it reopens a Resolved or Closed
 // ticket, or, past the reopen window, opens a new ticket linked to it (one rule with
 // mail). It returns the ticket the reply went to.
-func (s *Service) ReplyFromPortal(ctx context.Context, ticketID int64, from Person, text string, files []File) (int64, error) {
+func (s *Service) ReplyFromPortal(ctx context.Context, ticketID int64, from Person, text string, ups []Upload) (int64, error) {
 	var target int64
 	err := s.st.Tx(ctx, func(tx *sqlx.Tx) error {
 		tk, err := store.GetTicket(ctx, tx, ticketID)
+		if err != nil {
+			return err
+		}
+		files, err := storeUploads(ctx, tx, ups)
 		if err != nil {
 			return err
 		}

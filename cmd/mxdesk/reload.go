@@ -153,6 +153,9 @@ func restartKeys(old, cfg *config.Config) []string {
 	check("outbound.relay", old.Outbound.Relay, cfg.Outbound.Relay)
 	check("outbound.dkim_key", old.Outbound.DKIMKey, cfg.Outbound.DKIMKey)
 	check("jobs", old.Jobs, cfg.Jobs)
+	check("feedback.options", old.Feedback.Options, cfg.Feedback.Options)
+	// The portal's policy names the logo's origin, and is made at start.
+	check("brand.logo_url (in the portal)", old.Brand.LogoURL, cfg.Brand.LogoURL)
 	check("log", old.Log, cfg.Log)
 	check("log_level", old.LogLevel, cfg.LogLevel)
 	// Of [smtp], a reload applies STARTTLS and require_tls; the rest waits.

@@ -275,6 +275,9 @@ func loadSecret(dataDir string) ([]byte, error) {
 func portalTickets(cfg *config.Config, loc *time.Location) portal.TicketOptions {
 	o := portal.TicketOptions{Mailbox: cfg.Mailboxes[0].Address, Team: cfg.Mailboxes[0].Team,
 		CustomerPriority: cfg.Portal.CustomerPriority, MaxUpload: cfg.SMTP.MaxMessageBytes, Location: loc}
+	for _, r := range cfg.Feedback.Options {
+		o.RateOptions = append(o.RateOptions, portal.RateOption{Stars: r.Stars, EN: r.EN, DE: r.DE})
+	}
 	for _, t := range cfg.Templates {
 		pt := portal.Template{Name: t.Name, About: t.About, Body: t.Body}
 		for _, f := range t.Fields {
