@@ -62,6 +62,43 @@ func kbMatchesPostgres(enScore, otherScore string) string {
 			WHERE a.status = ` + pub + ` AND a.search @@ q.other AND a.lang <> 'en'`
 }
 
+// kbDocCountsPostgres reads, for each word of e, the number of published articles that
+// hold it from kb_words, in one statement: the word's lexemes in the English
+// configuration (its stem) and in the simple one, the last word's as a prefix when it
+// is one (then the sum over the words it begins: an article holding two of them counts
+// twice, more than the index would match, never less).
+func kbDocCountsPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]int, error) {
+	prefixAt := 0 // 1-based position of the prefix word, 0 for none
+	if e.prefix {
+		prefixAt = len(e.terms)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT t.i, sum(w.ndoc)
+		FROM unnest($1::text[]) WITH ORDINALITY t(term, i)
+		CROSS JOIN (VALUES ('english'::regconfig, 'english'), ('simple'::regconfig, 'simple')) c(cfg, name)
+		CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(c.cfg, t.term))) l(lex)
+		JOIN kb_words w ON w.cfg = c.name AND w.word >= l.lex
+			AND w.word <= l.lex || CASE WHEN t.i = $2 THEN U&'\+10FFFF' ELSE '' END
+		GROUP BY t.i`, pq.StringArray(e.terms), prefixAt)
+	if err != nil {
+		return nil, fmt.Errorf("search kb: count: %w", err)
+	}
+	defer rows.Close()
+	df := make([]int, len(e.terms))
+	for rows.Next() {
+		var i, n int
+		if err := rows.Scan(&i, &n); err != nil {
+			return nil, fmt.Errorf("search kb: count: %w", err)
+		}
+		if i >= 1 && i <= len(df) {
+			df[i-1] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search kb: count: %w", err)
+	}
+	return df, nil
+}
+
 func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
 	words, last := kbQueryPostgres(e)
 	var hits []KBHit

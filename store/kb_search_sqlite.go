@@ -32,6 +32,25 @@ func kbMatchSQLite(e kbExpr) string {
 // articles it is compared with are.
 var kbFTSTables = []string{"kb_fts_en", "kb_fts_other"}
 
+// kbDocCountsSQLite counts, for each word of e, the published articles that match it, up
+// to max: FTS5 stops reading there. The counting is FTS5's own because only its
+// tokenizer knows a word's Porter stem, which is what the index holds.
+func kbDocCountsSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr, max int) ([]int, error) {
+	df := make([]int, len(e.terms))
+	for i, t := range e.terms {
+		one := kbMatchSQLite(kbExpr{terms: []string{t}, prefix: e.prefix && i == len(e.terms)-1})
+		for _, fts := range kbFTSTables {
+			var n int
+			err := sqlx.GetContext(ctx, db, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM `+fts+` WHERE `+fts+` MATCH ? LIMIT ?)`, one, max)
+			if err != nil {
+				return nil, fmt.Errorf("search kb: count: %w", err)
+			}
+			df[i] += n
+		}
+	}
+	return df, nil
+}
+
 func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
 	match := kbMatchSQLite(e)
 	var hits []KBHit
