@@ -55,4 +55,3 @@ func TestKBWordCountsAreTheArticlesMatched(t *testing.T) {
 		check([]string{"invoices"}, false, []int{2})
 	})
 }
-
