@@ -10,3 +10,10 @@ CREATE TABLE kb_words (
     ndoc INTEGER NOT NULL,
     PRIMARY KEY (cfg, word)
 );
+
+-- Articles imported before this migration are counted now: an import that changes
+-- nothing does not refill the table.
+INSERT INTO kb_words (cfg, word, ndoc)
+    SELECT 'english', word, ndoc FROM ts_stat('SELECT search FROM kb_articles WHERE status = ''published'' AND lang = ''en''');
+INSERT INTO kb_words (cfg, word, ndoc)
+    SELECT 'simple', word, ndoc FROM ts_stat('SELECT search FROM kb_articles WHERE status = ''published'' AND lang <> ''en''');
