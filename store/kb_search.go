@@ -158,15 +158,19 @@ const kbBudget = 1000
 // more common than that, it asks for the articles with every word in their title,
 // summary or tags instead.
 func (s *Store) kbPrune(ctx context.Context, db sqlx.QueryerContext, e kbExpr) (kbExpr, error) {
-	df := make([]int, len(e.terms))
+	var df []int
+	var err error
+	if s.Dialect == Postgres {
+		df, err = kbDocCountsPostgres(ctx, db, e)
+	} else {
+		df, err = kbDocCountsSQLite(ctx, db, e, kbBudget+1)
+	}
+	if err != nil {
+		return e, err
+	}
 	order := make([]int, len(e.terms))
-	for i, t := range e.terms {
-		last := i == len(e.terms)-1
-		c, err := s.kbDocCount(ctx, db, kbExpr{terms: []string{t}, prefix: last && e.prefix}, kbBudget+1)
-		if err != nil {
-			return e, err
-		}
-		df[i], order[i] = c, i
+	for i := range order {
+		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return df[order[a]] < df[order[b]] })
 	keep := make([]bool, len(e.terms))
@@ -189,33 +193,6 @@ func (s *Store) kbPrune(ctx context.Context, db sqlx.QueryerContext, e kbExpr) (
 		return kbExpr{terms: e.terms, prefix: e.prefix, all: true}, nil
 	}
 	return kept, nil
-}
-
-// kbDocCount counts the published articles that match e, up to max: the engine stops
-// reading there.
-func (s *Store) kbDocCount(ctx context.Context, db sqlx.QueryerContext, e kbExpr, max int) (int, error) {
-	var n int
-	var err error
-	if s.Dialect == Postgres {
-		words, last := kbQueryPostgres(e)
-		err = sqlx.GetContext(ctx, db, &n, kbTSQuery(e)+`
-			SELECT COUNT(*) FROM (SELECT 1 FROM (`+kbMatchesPostgres("0", "0")+`) m LIMIT $3) c`,
-			words, last, max)
-	} else {
-		for _, fts := range kbFTSTables {
-			var part int
-			err = sqlx.GetContext(ctx, db, &part, `SELECT COUNT(*) FROM (SELECT 1 FROM `+fts+` WHERE `+fts+` MATCH ? LIMIT ?)`,
-				kbMatchSQLite(e), max)
-			if err != nil {
-				break
-			}
-			n += part
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("search kb: count: %w", err)
-	}
-	return n, nil
 }
 
 // kbStopwords are words too common to say anything about an article. They are dropped

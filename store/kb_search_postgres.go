@@ -62,17 +62,57 @@ func kbMatchesPostgres(enScore, otherScore string) string {
 			WHERE a.status = ` + pub + ` AND a.search @@ q.other AND a.lang <> 'en'`
 }
 
+// kbDocCountsPostgres reads, for each word of e, the number of published articles that
+// hold it from kb_words, in one statement: the word's lexemes in the English
+// configuration (its stem) and in the simple one, the last word's as a prefix when it
+// is one (then the sum over the words it begins: an article holding two of them counts
+// twice, more than the index would match, never less).
+func kbDocCountsPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]int, error) {
+	prefixAt := 0 // 1-based position of the prefix word, 0 for none
+	if e.prefix {
+		prefixAt = len(e.terms)
+	}
+	// A lateral subquery per lexeme, so that configuration and word range are both
+	// conditions of the primary key's index scan (a join filtered them row by row).
+	rows, err := db.QueryContext(ctx, `SELECT t.i, coalesce(sum(n.ndoc), 0)
+		FROM unnest($1::text[]) WITH ORDINALITY t(term, i)
+		CROSS JOIN (VALUES ('english'::regconfig, 'english'), ('simple'::regconfig, 'simple')) c(cfg, name)
+		CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(c.cfg, t.term))) l(lex)
+		CROSS JOIN LATERAL (SELECT sum(w.ndoc) AS ndoc FROM kb_words w WHERE w.cfg = c.name AND w.word >= l.lex
+			AND w.word <= l.lex || CASE WHEN t.i = $2 THEN U&'\+10FFFF' ELSE '' END) n
+		GROUP BY t.i`, pq.StringArray(e.terms), prefixAt)
+	if err != nil {
+		return nil, fmt.Errorf("search kb: count: %w", err)
+	}
+	defer rows.Close()
+	df := make([]int, len(e.terms))
+	for rows.Next() {
+		var i, n int
+		if err := rows.Scan(&i, &n); err != nil {
+			return nil, fmt.Errorf("search kb: count: %w", err)
+		}
+		if i >= 1 && i <= len(df) {
+			df[i-1] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search kb: count: %w", err)
+	}
+	return df, nil
+}
+
 func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
 	words, last := kbQueryPostgres(e)
 	var hits []KBHit
+	// The best are chosen before the join: joined first, every match's row was read.
 	// ts_rank_cd weighs title (A) 1.0, summary and tags (B) 0.4, body (D) 0.1;
 	// normalization 1 divides by 1 + log(length), so a long article does not win by
 	// length alone.
 	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery(e)+`, m AS (`+kbMatchesPostgres(
 		"ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, q.en, 1)", "ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, q.other, 1)")+`)
 		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags, a.helpful, a.updated_at, m.score
-		FROM m JOIN kb_articles a ON a.id = m.id
-		ORDER BY m.score DESC LIMIT $3`, words, last, kbCandidates)
+		FROM (SELECT * FROM m ORDER BY score DESC LIMIT $3) m JOIN kb_articles a ON a.id = m.id
+		ORDER BY m.score DESC`, words, last, kbCandidates)
 	if err != nil {
 		return nil, fmt.Errorf("search kb: %w", err)
 	}

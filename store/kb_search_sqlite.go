@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -32,6 +32,25 @@ func kbMatchSQLite(e kbExpr) string {
 // articles it is compared with are.
 var kbFTSTables = []string{"kb_fts_en", "kb_fts_other"}
 
+// kbDocCountsSQLite counts, for each word of e, the published articles that match it, up
+// to max: FTS5 stops reading there. The counting is FTS5's own because only its
+// tokenizer knows a word's Porter stem, which is what the index holds.
+func kbDocCountsSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr, max int) ([]int, error) {
+	df := make([]int, len(e.terms))
+	for i, t := range e.terms {
+		one := kbMatchSQLite(kbExpr{terms: []string{t}, prefix: e.prefix && i == len(e.terms)-1})
+		for _, fts := range kbFTSTables {
+			var n int
+			err := sqlx.GetContext(ctx, db, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM `+fts+` WHERE `+fts+` MATCH ? LIMIT ?)`, one, max)
+			if err != nil {
+				return nil, fmt.Errorf("search kb: count: %w", err)
+			}
+			df[i] += n
+		}
+	}
+	return df, nil
+}
+
 func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
 	match := kbMatchSQLite(e)
 	var hits []KBHit
@@ -52,30 +71,62 @@ func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KB
 }
 
 // highlightKBSQLite fills in the highlighted title and, when asked, a snippet of the body
-// for the hits to be shown, and only for them: one query per hit in its own index, the
-// same statement every time (prepared once per connection).
+// for the hits to be shown, and only for them: one query per index for all its hits.
+// FTS5 sets the whole expression up again for each query (a prefix word merges the
+// doclists of every word it begins), which one query per hit paid twenty times; here it
+// is set up once and walks the matches between the smallest and largest id shown, the
+// unary + keeping the id list out of the index so that it only filters those rows before
+// highlight and snippet are computed.
 func highlightKBSQLite(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, e kbExpr, snippets bool) error {
 	match := kbMatchSQLite(e)
-	for i := range hits {
-		h := &hits[i]
-		fts := kbFTSTables[0]
-		if h.Lang != "en" {
-			fts = kbFTSTables[1]
+	for _, fts := range kbFTSTables {
+		byID := map[int64]*KBHit{}
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for i := range hits {
+			if h := &hits[i]; (h.Lang == "en") == (fts == kbFTSTables[0]) {
+				byID[h.ID] = h
+				lo, hi = min(lo, h.ID), max(hi, h.ID)
+			}
+		}
+		if len(byID) == 0 {
+			continue
+		}
+		ids := make([]string, 0, len(byID))
+		for id := range byID {
+			ids = append(ids, strconv.FormatInt(id, 10))
 		}
 		snippet := "''"
 		if snippets {
 			snippet = "snippet(" + fts + ", 3, char(57344), char(57345), ' … ', 24)"
 		}
-		var title, snip string
-		err := db.QueryRowxContext(ctx, `SELECT highlight(`+fts+`, 0, char(57344), char(57345)), `+snippet+`
-			FROM `+fts+` WHERE `+fts+` MATCH ? AND rowid = ?`, match, h.ID).Scan(&title, &snip)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			title = h.Title // matched by a word the highlight query does not hold
-		case err != nil:
+		// The ids are integers formatted here, not user text.
+		rows, err := db.QueryContext(ctx, `SELECT rowid, highlight(`+fts+`, 0, char(57344), char(57345)), `+snippet+`
+			FROM `+fts+` WHERE `+fts+` MATCH ? AND rowid >= ? AND rowid <= ? AND +rowid IN (SELECT value FROM json_each(?))`,
+			match, lo, hi, "["+strings.Join(ids, ",")+"]")
+		if err != nil {
 			return fmt.Errorf("search kb: highlight: %w", err)
 		}
-		h.TitleHTML, h.SnippetHTML = markedHTML(title), markedHTML(snip)
+		for rows.Next() {
+			var id int64
+			var title, snip string
+			if err := rows.Scan(&id, &title, &snip); err != nil {
+				rows.Close()
+				return fmt.Errorf("search kb: highlight: %w", err)
+			}
+			if h := byID[id]; h != nil {
+				h.TitleHTML, h.SnippetHTML = markedHTML(title), markedHTML(snip)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("search kb: highlight: %w", err)
+		}
+	}
+	for i := range hits {
+		if hits[i].TitleHTML == "" {
+			// matched by a word the highlight query does not hold
+			hits[i].TitleHTML = markedHTML(hits[i].Title)
+		}
 	}
 	return nil
 }
