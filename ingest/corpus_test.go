@@ -144,7 +144,7 @@ func TestCorpusHasTheMessagesTheManifestPromises(t *testing.T) {
 			mbox++
 		}
 	}
-	// MANIFEST.md: 771 single-message files plus 37 messages in sisimai's mbox-0.
+	// 771 single-message files plus 37 messages in sisimai's mbox-0 (docs/testing.md).
 	if len(msgs) != 808 || mbox != 37 {
 		t.Errorf("corpus has %d messages, %d of them from mbox files; the manifest says 808 and 37", len(msgs), mbox)
 	}

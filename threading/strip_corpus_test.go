@@ -21,7 +21,7 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// The shared corpus (../shared/corpus, see its MANIFEST.md) carries two public
+// The mail corpus (docs/testing.md, "The mail corpus") carries two public
 // reply-stripping fixture sets: mailgun/talon and github/email_reply_parser. Each test below
 // logs the share of a set this package gets exactly right and fails if it falls below a
 // floor set just under the measured share, so a regression shows while an improvement only

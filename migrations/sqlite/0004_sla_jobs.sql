@@ -1,4 +1,4 @@
--- SLA clock and jobs (issue 6).
+-- SLA clock and jobs.
 -- sla_paused_seconds: working time the ticket has waited on the customer (Resolved or
 -- Closed) before it was reopened; the deadlines are counted from creation plus this.
 ALTER TABLE tickets ADD COLUMN sla_paused_seconds INTEGER NOT NULL DEFAULT 0;
