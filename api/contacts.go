@@ -84,13 +84,8 @@ func (s *Server) listContacts(w http.ResponseWriter, r *http.Request, p *princip
 // getContact: GET /contacts/{id} with their tickets in the token's teams (the newest
 // 100; GET /tickets?contact=ID pages through all).
 func (s *Server) getContact(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := query(r); err != nil {
-		badRequest(w, err.Error())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := resourceID(w, r, "contact")
 	if !ok {
-		notFound(w, "contact")
 		return
 	}
 	ctx := r.Context()

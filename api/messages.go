@@ -53,13 +53,8 @@ func toMessage(m *store.Message, atts []store.Attachment) Message {
 
 // listMessages: GET /tickets/{id}/messages, oldest first, notes included and marked.
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := query(r); err != nil {
-		badRequest(w, err.Error())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := resourceID(w, r, "ticket")
 	if !ok {
-		notFound(w, "ticket")
 		return
 	}
 	ctx := r.Context()
@@ -90,13 +85,8 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p *princip
 // getAttachment: GET /attachments/{id}, the bytes as they came, always as a download
 // (never rendered by a browser that follows the link).
 func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := query(r); err != nil {
-		badRequest(w, err.Error())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := resourceID(w, r, "attachment")
 	if !ok {
-		notFound(w, "attachment")
 		return
 	}
 	ctx := r.Context()

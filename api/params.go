@@ -25,6 +25,20 @@ func pathID(r *http.Request) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
+// resourceID reads the {id} of a route that takes no query parameters. false means the
+// problem (400 for a parameter, 404 naming what for an id that cannot exist) is written.
+func resourceID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
+	if _, err := query(r); err != nil {
+		badRequest(w, err.Error())
+		return 0, false
+	}
+	id, ok := pathID(r)
+	if !ok {
+		notFound(w, what)
+	}
+	return id, ok
+}
+
 // query checks a request's query parameters against the ones a route knows: a
 // misspelt filter is an error, not a silently unfiltered list.
 func query(r *http.Request, known ...string) (url.Values, error) {

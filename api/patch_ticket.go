@@ -38,13 +38,8 @@ type ticketPatch struct {
 // patchTicket: PATCH /tickets/{id}, with the same rules and notifications as the
 // agents' #status, #priority, #team and #assign commands.
 func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := query(r); err != nil {
-		badRequest(w, err.Error())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := resourceID(w, r, "ticket")
 	if !ok {
-		notFound(w, "ticket")
 		return
 	}
 	ctx := r.Context()

@@ -125,13 +125,8 @@ func multipartError(w http.ResponseWriter, err error) bool {
 
 // postMessage: POST /tickets/{id}/messages, a reply to the customer or a note.
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := query(r); err != nil {
-		badRequest(w, err.Error())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := resourceID(w, r, "ticket")
 	if !ok {
-		notFound(w, "ticket")
 		return
 	}
 	var in newMessage

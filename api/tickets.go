@@ -230,13 +230,8 @@ func etag(t *store.Ticket) string {
 
 // getTicket: GET /tickets/{id}.
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := query(r); err != nil {
-		badRequest(w, err.Error())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := resourceID(w, r, "ticket")
 	if !ok {
-		notFound(w, "ticket")
 		return
 	}
 	t, err := s.scopedTicket(r.Context(), p, id)

@@ -116,6 +116,19 @@ func (s *Server) kbAllowed(r *http.Request, cur *account.Current) bool {
 	return s.kb.opts.Public || cur != nil
 }
 
+// kbVisit starts a knowledge-base page: the visitor, their language and its texts. false
+// means the knowledge base is not for them (private, signed out) and a 404 page is written.
+func (s *Server) kbVisit(w http.ResponseWriter, r *http.Request) (*account.Current, string, map[string]string, bool) {
+	cur := s.current(r)
+	l := s.pageLang(r, cur)
+	t := s.kb.texts[l]
+	if !s.kbAllowed(r, cur) {
+		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+		return nil, "", nil, false
+	}
+	return cur, l, t, true
+}
+
 // kbScripts is added to the portal's policy (s.kbCSP) for the one script it has, the
 // type-ahead, and its requests, from this origin only.
 const kbScripts = "; script-src 'self'; connect-src 'self'"
@@ -205,11 +218,8 @@ func (s *Server) kbStatic(name, ctype string) http.HandlerFunc {
 // or one category's articles (?category=).
 func (s *Server) kbIndex(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	cur := s.current(r)
-	l := s.pageLang(r, cur)
-	t := s.kb.texts[l]
-	if !s.kbAllowed(r, cur) {
-		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+	cur, l, t, ok := s.kbVisit(w, r)
+	if !ok {
 		return
 	}
 	v := kbView{Category: r.URL.Query().Get("category")}
@@ -242,11 +252,8 @@ func (s *Server) kbIndex(w http.ResponseWriter, r *http.Request) {
 // kbArticle serves GET /kb/{slug}: the article, counted as a view.
 func (s *Server) kbArticle(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	cur := s.current(r)
-	l := s.pageLang(r, cur)
-	t := s.kb.texts[l]
-	if !s.kbAllowed(r, cur) {
-		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+	cur, l, t, ok := s.kbVisit(w, r)
+	if !ok {
 		return
 	}
 	a, err := store.KBArticleBySlug(ctx, s.st.DB, r.PathValue("slug"))
@@ -289,11 +296,8 @@ func (s *Server) kbArticle(w http.ResponseWriter, r *http.Request) {
 // changed mind replaces the vote), then back to the article, which shows the vote.
 func (s *Server) kbVote(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	cur := s.current(r)
-	l := s.pageLang(r, cur)
-	t := s.kb.texts[l]
-	if !s.kbAllowed(r, cur) {
-		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+	cur, l, t, ok := s.kbVisit(w, r)
+	if !ok {
 		return
 	}
 	var helpful bool
@@ -336,11 +340,8 @@ func (s *Server) kbVote(w http.ResponseWriter, r *http.Request) {
 // sandbox.
 func (s *Server) kbImage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	cur := s.current(r)
-	l := s.pageLang(r, cur)
-	t := s.kb.texts[l]
-	if !s.kbAllowed(r, cur) {
-		s.message(w, http.StatusNotFound, l, t["not_found_title"], t["not_found"])
+	cur, l, t, ok := s.kbVisit(w, r)
+	if !ok {
 		return
 	}
 	sum, ctype, err := store.KBImage(ctx, s.st.DB, r.PathValue("slug"), r.PathValue("name"))

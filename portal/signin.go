@@ -236,29 +236,11 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 	l := s.pageLang(r, nil)
-	tok, ok := s.checkResetLink(w, r, l)
+	tok, ok := s.checkLink(w, r, l, store.TokenReset)
 	if !ok {
 		return
 	}
 	s.render(w, http.StatusOK, "newpassword", page{Lang: l, Title: accountTexts[l]["newpw_title"], Form: form{Email: tok.Email}})
-}
-
-func (s *Server) checkResetLink(w http.ResponseWriter, r *http.Request, l string) (*account.Token, bool) {
-	t := accountTexts[l]
-	tok, err := s.accounts.PeekToken(r.Context(), r.PathValue("token"), store.TokenReset)
-	if err != nil {
-		if status, text, ok := refusal(t, err); ok {
-			s.message(w, status, l, t["link_invalid_title"], text)
-			return nil, false
-		}
-		s.fail(w, l, err)
-		return nil, false
-	}
-	if cur := s.current(r); cur != nil && cur.Account.ID != tok.AccountID {
-		s.message(w, http.StatusConflict, l, t["link_invalid_title"], t["link_other"])
-		return nil, false
-	}
-	return tok, true
 }
 
 // reset sets the new password. It signs out every session; with 2FA on the customer
@@ -269,7 +251,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := accountTexts[l]
-	tok, ok := s.checkResetLink(w, r, l)
+	tok, ok := s.checkLink(w, r, l, store.TokenReset)
 	if !ok {
 		return
 	}
