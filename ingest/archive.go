@@ -110,6 +110,10 @@ func (g *Ingester) Archive(ctx context.Context, msgs []ArchiveMessage) ([]Archiv
 	// failing one is left out.
 	out := make([]Archived, len(msgs))
 	err = g.st.Tx(ctx, func(tx *sqlx.Tx) error {
+		// The batch's history rows are written at its end, in one statement; the
+		// savepoint pass below writes each message's at once, so a message undone
+		// takes its history with it.
+		ctx, batch := store.WithBatch(ctx)
 		for i := range msgs {
 			a, err := g.archiveApply(ctx, tx, &msgs[i], g.archiveInbound(&msgs[i], parsed[i]), parsed[i])
 			if err != nil {
@@ -117,7 +121,7 @@ func (g *Ingester) Archive(ctx context.Context, msgs []ArchiveMessage) ([]Archiv
 			}
 			out[i] = a
 		}
-		return nil
+		return batch.Flush(ctx, tx)
 	})
 	if err == nil {
 		return out, nil

@@ -211,6 +211,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	// The spool row is durable and stays due until this commits: on SQLite the commit
 	// need not wait for the disk (store.TxRedoable says why nothing is lost or sent twice).
 	err := g.st.TxRedoable(ctx, func(tx *sqlx.Tx) error {
+		ctx, batch := store.WithBatch(ctx)
 		ids := make([]int64, len(todo))
 		for i, it := range todo {
 			ids[i] = it.in.ID
@@ -244,6 +245,9 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 			}
 			finished[it.res.Status] = append(finished[it.res.Status], it.in.ID)
 		}
+		if err := batch.Flush(ctx, tx); err != nil {
+			return err
+		}
 		return store.FinishInbounds(ctx, tx, finished)
 	})
 	if err == nil {
@@ -274,6 +278,7 @@ func (g *Ingester) runOne(ctx context.Context, it *item) {
 
 // applyItem locks the row and applies it, in tx.
 func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
+	ctx, batch := store.WithBatch(ctx)
 	it.res, it.skipped = Result{}, false
 	due, err := store.LockInbound(ctx, tx, g.st.Dialect, it.in.ID)
 	if err != nil {
@@ -287,6 +292,9 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 		return err
 	}
 	if err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
+		return err
+	}
+	if err := batch.Flush(ctx, tx); err != nil {
 		return err
 	}
 	return store.FinishInbound(ctx, tx, it.in.ID, it.res.Status)

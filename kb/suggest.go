@@ -33,6 +33,9 @@ func Suggest(ctx context.Context, st *store.Store, db sqlx.QueryerContext, subje
 	if len(terms) == 0 {
 		return nil, nil
 	}
+	if some, err := store.AnyKBPublished(ctx, db); err != nil || !some {
+		return nil, err
+	}
 	need := max(1, (len(terms)+1)/2)
 	hits, err := st.SearchKBIn(ctx, db, store.KBQuery{Text: q, Lang: lang, Limit: 10})
 	if err != nil {

@@ -59,9 +59,18 @@ func AgentByID(ctx context.Context, q sqlx.QueryerContext, id int64) (*Agent, er
 
 // AgentsOfTeam returns the agents of a team, by name.
 func AgentsOfTeam(ctx context.Context, q sqlx.QueryerContext, teamID int64) ([]Agent, error) {
+	b := batchOf(ctx)
+	if b != nil {
+		if out, ok := b.agents[teamID]; ok {
+			return out, nil
+		}
+	}
 	var out []Agent
 	if err := sqlx.SelectContext(ctx, q, &out, rebind(q, agentSelect+" WHERE u.team_id = ? AND u.role = 'agent' ORDER BY u.name, u.email"), teamID); err != nil {
 		return nil, fmt.Errorf("team %d: agents: %w", teamID, err)
+	}
+	if b != nil {
+		b.agents[teamID] = out
 	}
 	return out, nil
 }
@@ -101,4 +110,14 @@ func EnsureTeam(ctx context.Context, q sqlx.ExtContext, name string) (int64, err
 		return 0, fmt.Errorf("team %s: %w", name, err)
 	}
 	return id, nil
+}
+
+// TeamName returns a team's name. Teams are never renamed or deleted, so callers may
+// keep the answer.
+func TeamName(ctx context.Context, q sqlx.QueryerContext, id int64) (string, error) {
+	var name string
+	if err := sqlx.GetContext(ctx, q, &name, rebind(q, "SELECT name FROM teams WHERE id = ?"), id); err != nil {
+		return "", fmt.Errorf("team %d: %w", id, notFound(err))
+	}
+	return name, nil
 }

@@ -11,27 +11,47 @@ import (
 // UpsertContact returns the id of the contact with this address, creating it if needed.
 // A name is recorded the first time one is seen; later mail does not rename the contact.
 func UpsertContact(ctx context.Context, q sqlx.ExtContext, email, name string) (int64, error) {
+	r, err := EnsureContact(ctx, q, email, name)
+	if err != nil {
+		return 0, err
+	}
+	return r.ContactID, nil
+}
+
+// EnsureContact is UpsertContact returning the contact as a recipient (its name and
+// language), so a new ticket's acknowledgement needs no second read of the row.
+func EnsureContact(ctx context.Context, q sqlx.ExtContext, email, name string) (*Recipient, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	b := batchOf(ctx)
+	if b != nil {
+		if r, ok := b.contacts[email]; ok && (r.Name != "" || name == "") {
+			return &r, nil
+		}
+	}
 	// Most mail comes from someone already known: a read, not a write (on PostgreSQL an
 	// upsert writes a new row version every time).
-	var found []struct {
-		ID   int64  `db:"id"`
-		Name string `db:"name"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &found, q.Rebind(`SELECT id, name FROM contacts WHERE email = ?`), email); err != nil {
-		return 0, fmt.Errorf("contact %s: %w", email, err)
+	var found []Recipient
+	if err := sqlx.SelectContext(ctx, q, &found, q.Rebind(`SELECT id AS contact_id, email, name, language, 'contact' AS role
+		FROM contacts WHERE email = ?`), email); err != nil {
+		return nil, fmt.Errorf("contact %s: %w", email, err)
 	}
 	if len(found) == 1 && (found[0].Name != "" || name == "") {
-		return found[0].ID, nil
+		if b != nil {
+			b.contacts[email] = found[0]
+		}
+		return &found[0], nil
 	}
-	var id int64
-	err := sqlx.GetContext(ctx, q, &id, q.Rebind(`INSERT INTO contacts (email, name, created_at) VALUES (?, ?, ?)
+	var r Recipient
+	err := sqlx.GetContext(ctx, q, &r, q.Rebind(`INSERT INTO contacts (email, name, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (email) DO UPDATE SET name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END
-		RETURNING id`), email, name, now())
+		RETURNING id AS contact_id, email, name, language, 'contact' AS role`), email, name, now())
 	if err != nil {
-		return 0, fmt.Errorf("contact %s: %w", email, err)
+		return nil, fmt.Errorf("contact %s: %w", email, err)
 	}
-	return id, nil
+	if b != nil {
+		b.contacts[email] = r
+	}
+	return &r, nil
 }
 
 // AddParticipant records that a contact takes part in a ticket (contact, or cc).

@@ -13,6 +13,10 @@ func InsertEvent(ctx context.Context, q sqlx.ExtContext, ticketID int64, kind, a
 	if data == "" {
 		data = "{}"
 	}
+	if b := batchOf(ctx); b != nil {
+		b.events = append(b.events, pendingEvent{ticketID: ticketID, kind: kind, actor: actor, data: data, at: now()})
+		return nil
+	}
 	_, err := q.ExecContext(ctx, q.Rebind(`INSERT INTO events (ticket_id, kind, actor, data, created_at) VALUES (?, ?, ?, ?, ?)`),
 		ticketID, kind, actor, data, now())
 	if err != nil {

@@ -360,3 +360,21 @@ func (s *Store) OptimizeKB(ctx context.Context) error {
 	}
 	return nil
 }
+
+// AnyKBPublished reports whether any article is published: a new ticket's
+// acknowledgement asks it before searching, so a helpdesk without a knowledge base pays
+// one indexed read per ticket for it, not a search.
+func AnyKBPublished(ctx context.Context, db sqlx.QueryerContext) (bool, error) {
+	b := batchOf(ctx)
+	if b != nil && b.kb != nil {
+		return *b.kb, nil
+	}
+	var n int
+	if err := sqlx.GetContext(ctx, db, &n, rebind(db, `SELECT COUNT(*) FROM (SELECT 1 FROM kb_articles WHERE status = ? LIMIT 1) AS one`), KBPublished); err != nil {
+		return false, fmt.Errorf("kb: any published: %w", err)
+	}
+	if b != nil {
+		b.kb = new(n > 0)
+	}
+	return n > 0, nil
+}

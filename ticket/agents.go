@@ -48,13 +48,23 @@ func conversation(ctx context.Context, tx *sqlx.Tx, ticketID int64) ([]outbound.
 // team, with the agent reply address and the conversation so far. Agents' mail is not
 // held back by the loop guard: a busy queue is not a loop.
 func (s *Service) NotifyAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, event string) error {
+	tk, err := store.GetTicket(ctx, tx, ticketID)
+	if err != nil {
+		return err
+	}
+	return s.notifyAgents(ctx, tx, tk, event)
+}
+
+// notifyAgents is NotifyAgents for a ticket as it is now in tx.
+func (s *Service) notifyAgents(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, event string) error {
+	ticketID := tk.ID
 	// The conversation is read only when the team has agents to mail it to.
 	var (
 		conv    []outbound.Entry
 		convErr error
 		loaded  bool
 	)
-	err := s.mailAgents(ctx, tx, ticketID, outbound.KindAgentNotification, func(n *outbound.Notice) {
+	err := s.mailAgents(ctx, tx, tk, outbound.KindAgentNotification, func(n *outbound.Notice) {
 		if !loaded {
 			conv, convErr = conversation(ctx, tx, ticketID)
 			loaded = true
@@ -73,11 +83,8 @@ func (s *Service) NotifyAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64,
 // mailAgents queues one mail of a kind to each agent of the ticket's team, threaded in
 // the agents' view of the ticket and answerable at its agent reply address; fill adds
 // what the kind says.
-func (s *Service) mailAgents(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind string, fill func(n *outbound.Notice)) error {
-	tk, err := store.GetTicket(ctx, tx, ticketID)
-	if err != nil {
-		return err
-	}
+func (s *Service) mailAgents(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, kind string, fill func(n *outbound.Notice)) error {
+	ticketID := tk.ID
 	agents, err := store.AgentsOfTeam(ctx, tx, tk.TeamID)
 	if err != nil || len(agents) == 0 {
 		return err

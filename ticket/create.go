@@ -100,7 +100,12 @@ func (s *Service) Create(ctx context.Context, tx *sqlx.Tx, nt NewTicket) (ticket
 	m := &nt.Message
 	t := s.at(m)
 	sender := senderAddress(m.From.Email)
-	contactID, err := store.UpsertContact(ctx, tx, sender, m.From.Name)
+	contact, err := store.EnsureContact(ctx, tx, sender, m.From.Name)
+	if err != nil {
+		return 0, 0, err
+	}
+	contactID := contact.ContactID
+	team, err := s.teamName(ctx, tx, nt.TeamID)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -108,6 +113,7 @@ func (s *Service) Create(ctx context.Context, tx *sqlx.Tx, nt NewTicket) (ticket
 		Subject: threading.StripSubjectTag(nt.Subject), Status: StatusOpen, Priority: cmp.Or(nt.Priority, PriorityMedium),
 		TeamID: nt.TeamID, ContactID: contactID, Mailbox: nt.Mailbox,
 		Flagged: nt.Flag != "", FlagReason: nt.Flag, CreatedAt: t, UpdatedAt: t,
+		Team: team, ContactEmail: contact.Email, ContactName: contact.Name,
 	}
 	if nt.LinkedTo != 0 {
 		tk.LinkedTicketID = &nt.LinkedTo
@@ -149,7 +155,13 @@ func (s *Service) Create(ctx context.Context, tx *sqlx.Tx, nt NewTicket) (ticket
 	if why != "" {
 		return tk.ID, msgID, store.InsertEvent(ctx, tx, tk.ID, EvAckSuppressed, "", jsonObj("why", why))
 	}
-	return tk.ID, msgID, s.Acknowledge(ctx, tx, tk.ID, "")
+	// The thread is the customer's message alone: the agents' notifications just
+	// queued are theirs, not the customer's conversation.
+	var th thread
+	if m.MessageID != "" {
+		th = thread{ids: []string{m.MessageID}, lastIn: m.MessageID}
+	}
+	return tk.ID, msgID, s.acknowledge(ctx, tx, tk, *contact, th, m.Text, "")
 }
 
 // AddCustomerMessage adds a message from the customer's side to an existing ticket, in
@@ -229,7 +241,10 @@ func (s *Service) afterCustomerMessage(ctx context.Context, tx *sqlx.Tx, tk *sto
 			}
 		}
 	}
-	return s.NotifyAgents(ctx, tx, tk.ID, event)
+	if created {
+		return s.notifyAgents(ctx, tx, tk, event) // tk is as Create wrote it
+	}
+	return s.NotifyAgents(ctx, tx, tk.ID, event) // read again: Reopen changed it
 }
 
 // insertIncoming writes the message row and its attachments, once, as what it is.

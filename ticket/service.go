@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -45,6 +46,8 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
+	// teams caches team names by id (teamName).
+	teams sync.Map
 }
 
 // New returns the ticket service.
@@ -86,16 +89,34 @@ func (s *Service) notice(ctx context.Context, tx *sqlx.Tx, kind string, tk *stor
 	if err != nil {
 		return outbound.Notice{}, err
 	}
-	inReplyTo := lastIn
-	if inReplyTo == "" && len(ids) > 0 {
-		inReplyTo = ids[len(ids)-1]
+	return s.noticeIn(kind, tk, r, thread{ids: ids, lastIn: lastIn}, auto), nil
+}
+
+// noticeIn is notice for a thread the caller has read.
+func (s *Service) noticeIn(kind string, tk *store.Ticket, r store.Recipient, th thread, auto string) outbound.Notice {
+	inReplyTo := th.lastIn
+	if inReplyTo == "" && len(th.ids) > 0 {
+		inReplyTo = th.ids[len(th.ids)-1]
 	}
 	return outbound.Notice{
 		Kind: kind, Lang: s.cfg.Composer.Language(r.Language), TicketID: tk.ID, TicketSubject: tk.Subject,
 		Team: tk.Team, To: mail.Address{Name: r.Name, Address: r.Email}, ContactName: r.Name,
-		ReplyTo: s.replyAddress(tk), InReplyTo: inReplyTo, References: trimRefs(ids),
+		ReplyTo: s.replyAddress(tk), InReplyTo: inReplyTo, References: trimRefs(th.ids),
 		Links: outbound.Links{View: s.viewLink(tk)}, AutoSubmitted: auto,
-	}, nil
+	}
+}
+
+// teamName is a team's name, read once per team: teams are never renamed or deleted.
+func (s *Service) teamName(ctx context.Context, tx *sqlx.Tx, id int64) (string, error) {
+	if name, ok := s.teams.Load(id); ok {
+		return name.(string), nil
+	}
+	name, err := store.TeamName(ctx, tx, id)
+	if err != nil {
+		return "", err
+	}
+	s.teams.Store(id, name)
+	return name, nil
 }
 
 // contactNotice loads a ticket and starts a notice of a kind to its contact.
@@ -150,16 +171,47 @@ func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n ou
 // Acknowledge queues the acknowledgement of a new ticket to its contact, threaded under
 // the customer's message (which is already stored on the ticket).
 func (s *Service) Acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, sla string) error {
-	tk, n, err := s.contactNotice(ctx, tx, ticketID, outbound.KindAck, "auto-replied")
+	tk, err := store.GetTicket(ctx, tx, ticketID)
 	if err != nil {
 		return err
 	}
+	r, err := store.Contact(ctx, tx, tk.ContactID)
+	if err != nil {
+		return err
+	}
+	ids, lastIn, err := store.ThreadIDs(ctx, tx, tk.ID)
+	if err != nil {
+		return err
+	}
+	msgs, err := store.ListMessages(ctx, tx, tk.ID)
+	if err != nil {
+		return err
+	}
+	var text string
+	if len(msgs) > 0 {
+		text = msgs[0].Text
+	}
+	return s.acknowledge(ctx, tx, tk, *r, thread{ids: ids, lastIn: lastIn}, text, sla)
+}
+
+// thread is what a notice is threaded under: the conversation's Message-IDs in order,
+// and the customer's last.
+type thread struct {
+	ids    []string
+	lastIn string
+}
+
+// acknowledge queues the acknowledgement of tk to r from what the caller holds: Create
+// has just written every row it would read back (the ticket, its contact, its one
+// message), so it composes from those, not from the database.
+func (s *Service) acknowledge(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, r store.Recipient, th thread, text, sla string) error {
+	n := s.noticeIn(outbound.KindAck, tk, r, th, "auto-replied")
 	n.SLA = sla
 	if sla == "" {
 		n.SLA = s.sla().Expectation(n.Lang, tk.Priority)
 	}
 	n.OutsideHours = tk.OutsideHours
-	n.Articles = s.suggest(ctx, tx, tk, n.Lang)
+	n.Articles = s.suggest(ctx, tx, tk, text, n.Lang)
 	return s.queue(ctx, tx, tk, n, true)
 }
 

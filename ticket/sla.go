@@ -141,7 +141,11 @@ func (s *Service) WarnSLA(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind
 	}
 	cal := s.sla().Calendar
 	when := deadline.In(cal.Loc).Format("2006-01-02 15:04 MST")
-	err = s.mailAgents(ctx, tx, ticketID, outbound.KindSLAWarning, func(n *outbound.Notice) {
+	tk, err := store.GetTicket(ctx, tx, ticketID)
+	if err != nil {
+		return err
+	}
+	err = s.mailAgents(ctx, tx, tk, outbound.KindSLAWarning, func(n *outbound.Notice) {
 		n.Event, n.Message = kind, when
 	})
 	if err != nil {

@@ -14,20 +14,12 @@ import (
 // ones. It reads through tx, the transaction that creates the ticket.
 type SuggestFunc func(ctx context.Context, tx *sqlx.Tx, subject, text, lang string) ([]outbound.Article, error)
 
-// suggest asks Config.Suggest for the acknowledgement's articles. A failed search costs
-// the customer the list, never the acknowledgement: it is logged and the list left out.
-func (s *Service) suggest(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, lang string) []outbound.Article {
+// suggest asks Config.Suggest for the acknowledgement's articles, from the ticket's
+// subject and text (its first message's). A failed search costs the customer the list,
+// never the acknowledgement: it is logged and the list left out.
+func (s *Service) suggest(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, text, lang string) []outbound.Article {
 	if s.cfg.Suggest == nil {
 		return nil
-	}
-	msgs, err := store.ListMessages(ctx, tx, tk.ID)
-	if err != nil {
-		s.log.Warn("ticket: suggest articles: read the message", "ticket", tk.ID, "err", err)
-		return nil
-	}
-	var text string
-	if len(msgs) > 0 {
-		text = msgs[0].Text
 	}
 	arts, err := s.cfg.Suggest(ctx, tx, tk.Subject, text, lang)
 	if err != nil {
