@@ -175,3 +175,50 @@ func MarkFirstResponse(ctx context.Context, q sqlx.ExtContext, id int64, at time
 	}
 	return nil
 }
+
+// OpenTicket inserts a new ticket t, its contact as its first participant and its
+// first message m (whose TicketID it sets), and sets t.ID and m.ID. On PostgreSQL it is
+// one statement, not three round trips: every new ticket pays it.
+func OpenTicket(ctx context.Context, q sqlx.ExtContext, t *Ticket, m *Message) error {
+	if q.DriverName() != "postgres" {
+		if err := InsertTicket(ctx, q, t); err != nil {
+			return err
+		}
+		if err := AddParticipant(ctx, q, t.ID, t.ContactID, "contact"); err != nil {
+			return err
+		}
+		m.TicketID = t.ID
+		return InsertMessage(ctx, q, m)
+	}
+	// The parameters inside the SELECTs are cast: PostgreSQL types an untyped parameter
+	// there as text, not as the column it goes into.
+	var ids struct {
+		Ticket  int64 `db:"ticket_id"`
+		Message int64 `db:"message_id"`
+	}
+	err := sqlx.GetContext(ctx, q, &ids, `WITH t AS (
+			INSERT INTO tickets (subject, status, priority, team_id, contact_id, mailbox, flagged, flag_reason,
+				linked_ticket_id, outside_hours, response_by, resolution_by, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id),
+		p AS (
+			INSERT INTO participants (ticket_id, contact_id, role, created_at)
+			SELECT id, $5::bigint, 'contact', $15::timestamptz FROM t),
+		m AS (
+			INSERT INTO messages (ticket_id, inbound_id, direction, kind, from_addr, from_name, to_addrs, cc_addrs,
+				message_id, in_reply_to, refs, subject, text_body, html_body, raw_sha256, auth_results, parse_errors,
+				generated, created_at)
+			SELECT id, $16::bigint, $17::text, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text,
+				$24::text, $25::text, $26::text, $27::text, $28::text, $29::text, $30::text, $31::text,
+				$32::boolean, $33::timestamptz FROM t RETURNING id)
+		SELECT t.id AS ticket_id, m.id AS message_id FROM t, m`,
+		t.Subject, t.Status, t.Priority, t.TeamID, t.ContactID, t.Mailbox, t.Flagged, t.FlagReason,
+		t.LinkedTicketID, t.OutsideHours, t.ResponseBy, t.ResolutionBy, t.CreatedAt, t.UpdatedAt, now(),
+		m.InboundID, m.Direction, m.Kind, m.FromAddr, m.FromName, m.ToJSON, m.CcJSON, m.MessageID,
+		m.InReplyTo, m.Refs, m.Subject, m.Text, m.HTML, m.RawSHA256, m.AuthResults, m.ParseErrors,
+		m.Generated, m.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("open ticket: %w", err)
+	}
+	t.ID, m.ID, m.TicketID = ids.Ticket, ids.Message, ids.Ticket
+	return nil
+}

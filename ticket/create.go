@@ -121,17 +121,15 @@ func (s *Service) Create(ctx context.Context, tx *sqlx.Tx, nt NewTicket) (ticket
 	if !m.Archive {
 		s.StartSLA(tk) // response_by, resolution_by, outside_hours
 	}
-	if err := store.InsertTicket(ctx, tx, tk); err != nil {
+	row := incomingRow(m, sender, t)
+	if err := store.OpenTicket(ctx, tx, tk, row); err != nil {
 		return 0, 0, err
 	}
-	if err := store.AddParticipant(ctx, tx, tk.ID, contactID, "contact"); err != nil {
+	msgID := row.ID
+	if err := insertAttachments(ctx, tx, row.ID, m.Attachments); err != nil {
 		return 0, 0, err
 	}
 	if err := store.InsertFields(ctx, tx, tk.ID, nt.Fields); err != nil {
-		return 0, 0, err
-	}
-	msgID, err := s.insertIncoming(ctx, tx, tk.ID, m, sender, t)
-	if err != nil {
 		return 0, 0, err
 	}
 	if err := s.afterCustomerMessage(ctx, tx, tk, true, m, sender); err != nil {
@@ -249,33 +247,53 @@ func (s *Service) afterCustomerMessage(ctx context.Context, tx *sqlx.Tx, tk *sto
 
 // insertIncoming writes the message row and its attachments, once, as what it is.
 func (s *Service) insertIncoming(ctx context.Context, tx *sqlx.Tx, ticketID int64, m *Incoming, sender string, t time.Time) (int64, error) {
-	kind := cmp.Or(m.Kind, MsgCustomer)
-	return s.insertMessage(ctx, tx, ticketID, m, store.DirIn, kind, sender, m.Text, t)
+	row := incomingRow(m, sender, t)
+	row.TicketID = ticketID
+	if err := store.InsertMessage(ctx, tx, row); err != nil {
+		return 0, err
+	}
+	return row.ID, insertAttachments(ctx, tx, row.ID, m.Attachments)
+}
+
+// incomingRow is the message row of m from the customer's side.
+func incomingRow(m *Incoming, sender string, t time.Time) *store.Message {
+	return messageRow(m, store.DirIn, cmp.Or(m.Kind, MsgCustomer), sender, m.Text, t)
 }
 
 // insertMessage writes one message row with its attachments.
 func (s *Service) insertMessage(ctx context.Context, tx *sqlx.Tx, ticketID int64, m *Incoming, dir, kind, sender, text string, t time.Time) (int64, error) {
-	row := &store.Message{
-		TicketID: ticketID, InboundID: m.InboundID, Direction: dir, Kind: kind,
+	row := messageRow(m, dir, kind, sender, text, t)
+	row.TicketID = ticketID
+	if err := store.InsertMessage(ctx, tx, row); err != nil {
+		return 0, err
+	}
+	return row.ID, insertAttachments(ctx, tx, row.ID, m.Attachments)
+}
+
+// messageRow is the row of a message on a ticket (TicketID left to the caller).
+func messageRow(m *Incoming, dir, kind, sender, text string, t time.Time) *store.Message {
+	return &store.Message{
+		InboundID: m.InboundID, Direction: dir, Kind: kind,
 		FromAddr: sender, FromName: m.From.Name, ToJSON: addrJSON(m.To), CcJSON: addrJSON(m.Cc),
 		MessageID: m.MessageID, InReplyTo: strings.Join(m.InReplyTo, " "), Refs: strings.Join(m.References, " "),
 		Subject: m.Subject, Text: text, HTML: m.HTML, RawSHA256: m.RawSHA256,
 		AuthResults: m.AuthResults, ParseErrors: strings.Join(m.ParseErrors, "\n"), CreatedAt: t,
 	}
-	if err := store.InsertMessage(ctx, tx, row); err != nil {
-		return 0, err
-	}
-	for _, f := range m.Attachments {
-		a := &store.Attachment{MessageID: row.ID, Filename: f.Filename, ContentType: f.ContentType, ContentID: f.ContentID, Inline: f.Inline}
+}
+
+// insertAttachments writes a message's attachments.
+func insertAttachments(ctx context.Context, tx *sqlx.Tx, messageID int64, files []File) error {
+	for _, f := range files {
+		a := &store.Attachment{MessageID: messageID, Filename: f.Filename, ContentType: f.ContentType, ContentID: f.ContentID, Inline: f.Inline}
 		data := f.Data
 		if f.SHA256 != "" {
 			a.SHA256, a.Size, data = f.SHA256, f.Size, nil
 		}
 		if err := store.InsertAttachment(ctx, tx, a, data); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return row.ID, nil
+	return nil
 }
 
 // senderAddress is the address a message is filed under: NoSender when it named none.
