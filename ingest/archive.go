@@ -121,7 +121,7 @@ func (g *Ingester) Archive(ctx context.Context, msgs []ArchiveMessage) ([]Archiv
 			}
 			out[i] = a
 		}
-		return batch.Flush(ctx, tx)
+		return g.tickets.FlushBatch(ctx, tx, batch)
 	})
 	if err == nil {
 		return out, nil

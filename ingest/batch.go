@@ -245,7 +245,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 			}
 			finished[it.res.Status] = append(finished[it.res.Status], it.in.ID)
 		}
-		if err := batch.Flush(ctx, tx); err != nil {
+		if err := g.tickets.FlushBatch(ctx, tx, batch); err != nil {
 			return err
 		}
 		return store.FinishInbounds(ctx, tx, finished)
@@ -294,7 +294,7 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 	if err = g.apply(ctx, tx, it.in, it.pm, it.class, &it.res); err != nil {
 		return err
 	}
-	if err := batch.Flush(ctx, tx); err != nil {
+	if err := g.tickets.FlushBatch(ctx, tx, batch); err != nil {
 		return err
 	}
 	return store.FinishInbound(ctx, tx, it.in.ID, it.res.Status)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mxdesk/mxdesk/store"
 	"github.com/mxdesk/mxdesk/store/storetest"
+	"github.com/mxdesk/mxdesk/ticket"
 )
 
 func TestBatch(t *testing.T) {
@@ -285,4 +287,42 @@ func captureLog(g *Ingester) *bytes.Buffer {
 	var b bytes.Buffer
 	g.log = slog.New(slog.NewTextHandler(&b, nil))
 	return &b
+}
+
+// TestBatchDefersTheLoopGuard: in one batch transaction the loop guard decides every
+// acknowledgement at the batch's end (ticket.Service.FlushBatch), and still lets exactly
+// the allowed number through; a reply in the same batch finds the ticket and the queued
+// acknowledgement its message answers.
+func TestBatchDefersTheLoopGuard(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, 3)
+		// Carol's own Message-ID threads her reply only when her mail is authenticated.
+		h.g.cfg.TrustedDomains = []string{"example.net"}
+		for i := range 5 {
+			h.spool("carol@example.net", support, customer("carol@example.net", fmt.Sprintf("guard-%d@example.net", i), fmt.Sprintf("Question %d", i)))
+		}
+		h.spool("carol@example.net", support, customer("carol@example.net", "guard-reply@example.net", "Re: Question 0",
+			"In-Reply-To: <guard-0@example.net>", "References: <guard-0@example.net>"))
+		h.drain()
+		if n := h.count("SELECT COUNT(*) FROM tickets"); n != 5 {
+			t.Errorf("%d tickets, want 5 (the reply joins the first)", n)
+		}
+		if ms := h.messages(1); len(ms) != 2 {
+			t.Errorf("ticket 1 has %d messages, want 2", len(ms))
+		}
+		sendable, suppressed := 0, 0
+		for _, o := range h.outbox() {
+			if o.Status == store.OutboxSuppressed {
+				suppressed++
+			} else if o.Automatic {
+				sendable++
+			}
+		}
+		if sendable != 3 || suppressed != 2 {
+			t.Errorf("%d acknowledgements to send and %d suppressed, want 3 and 2", sendable, suppressed)
+		}
+		if n := h.count("SELECT COUNT(*) FROM events WHERE kind = ?", ticket.EvNotificationSuppressed); n != 2 {
+			t.Errorf("%d suppression events, want 2", n)
+		}
+	})
 }

@@ -16,15 +16,18 @@ import (
 // round trip. With a Batch the answers are read once and the history rows are written in
 // one statement when the transaction ends (Flush).
 //
-// Only what no statement in the same transaction reads back is deferred: events are
-// history, read by the CLI, the API and the portal in their own transactions. What is
-// remembered cannot change under the transaction in a way that matters: an agent added
-// while a batch of 25 ms runs gets the next ticket's mail.
+// Deferred are events (history, read by the CLI, the API and the portal in their own
+// transactions) and outbox rows (QueueOutbox), whose loop-guard decision is taken for
+// the whole batch at its end (ticket.Service.FlushBatch); the few reads of the outbox a
+// transaction makes (ThreadIDs, CountOutboxTo, FindMessageID) see the deferred rows too.
+// What is remembered cannot change under the transaction in a way that matters: an
+// agent added while a batch of 25 ms runs gets the next ticket's mail.
 type Batch struct {
 	agents   map[int64][]Agent
 	kb       *bool
 	contacts map[string]Recipient
 	events   []pendingEvent
+	outbox   []*Outbox
 }
 
 type pendingEvent struct {
@@ -45,6 +48,24 @@ func WithBatch(ctx context.Context) (context.Context, *Batch) {
 func batchOf(ctx context.Context) *Batch {
 	b, _ := ctx.Value(batchKey{}).(*Batch)
 	return b
+}
+
+// BatchOf returns the Batch ctx carries, or nil.
+func BatchOf(ctx context.Context) *Batch { return batchOf(ctx) }
+
+// QueueOutbox defers an outbox row to the end of the batch. Its status is decided
+// there (TakeOutbox), so it is left as the caller made it.
+func (b *Batch) QueueOutbox(o *Outbox) {
+	o.CreatedAt = now()
+	b.outbox = append(b.outbox, o)
+}
+
+// TakeOutbox returns the deferred outbox rows, in the order they were queued, and
+// forgets them: the caller writes them (InsertOutboxRows).
+func (b *Batch) TakeOutbox() []*Outbox {
+	rows := b.outbox
+	b.outbox = nil
+	return rows
 }
 
 // eventsPerStatement bounds one multi-row INSERT (5 parameters a row; SQLite allows

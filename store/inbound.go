@@ -166,6 +166,12 @@ func CopyKey(messageID, sender string) int64 {
 // order and in one statement, so transactions locking overlapping sets never deadlock.
 // They are released when the transaction ends.
 func LockCopies(ctx context.Context, tx *sqlx.Tx, keys []int64) error {
+	return lockKeys(ctx, tx, keys, "message copies")
+}
+
+// lockKeys takes PostgreSQL transaction-level advisory locks on keys, in key order and
+// in one statement; what names them in an error.
+func lockKeys(ctx context.Context, tx *sqlx.Tx, keys []int64, what string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -177,7 +183,7 @@ func LockCopies(ctx context.Context, tx *sqlx.Tx, keys []int64) error {
 		FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k OFFSET 0) AS sorted`,
 		pq.Int64Array(keys))
 	if err != nil {
-		return fmt.Errorf("lock message copies: %w", err)
+		return fmt.Errorf("lock %s: %w", what, err)
 	}
 	return nil
 }

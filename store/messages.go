@@ -80,6 +80,13 @@ func FindMessageID(ctx context.Context, q sqlx.QueryerContext, msgid string) ([]
 	if err := sqlx.SelectContext(ctx, q, &ids, rebind(q, "SELECT ticket_id FROM outbox WHERE message_id = ? AND ticket_id IS NOT NULL"), msgid); err != nil {
 		return nil, fmt.Errorf("find message-id: %w", err)
 	}
+	if b := batchOf(ctx); b != nil {
+		for _, o := range b.outbox {
+			if o.MessageID == msgid && o.TicketID != nil {
+				ids = append(ids, *o.TicketID)
+			}
+		}
+	}
 	for _, id := range ids {
 		out = append(out, MessageRef{TicketID: id, Generated: true})
 	}
@@ -122,6 +129,18 @@ func ThreadIDs(ctx context.Context, q sqlx.QueryerContext, ticketID int64) (all 
 		SELECT message_id, 'queued' AS direction, created_at, id AS seq FROM outbox WHERE ticket_id = ?`), ticketID, ticketID)
 	if err != nil {
 		return nil, "", fmt.Errorf("ticket %d: thread: %w", ticketID, err)
+	}
+	if b := batchOf(ctx); b != nil {
+		for _, o := range b.outbox {
+			if o.TicketID != nil && *o.TicketID == ticketID && o.MessageID != "" {
+				rows = append(rows, struct {
+					MessageID string    `db:"message_id"`
+					Direction string    `db:"direction"`
+					CreatedAt time.Time `db:"created_at"`
+					Seq       int64     `db:"seq"`
+				}{o.MessageID, "queued", o.CreatedAt, 0})
+			}
+		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].CreatedAt.Before(rows[j].CreatedAt) })
 	seen := map[string]bool{}

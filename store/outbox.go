@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -280,5 +282,98 @@ func CountOutboxTo(ctx context.Context, q sqlx.QueryerContext, ticketID int64, k
 	if err != nil {
 		return 0, fmt.Errorf("outbox: count %s to %s: %w", kind, rcpt, err)
 	}
+	if b := batchOf(ctx); b != nil {
+		for _, o := range b.outbox {
+			if o.TicketID != nil && *o.TicketID == ticketID && o.Kind == kind && o.RcptTo == rcpt {
+				n++
+			}
+		}
+	}
 	return n, nil
+}
+
+// outboxPerStatement bounds one multi-row INSERT of outbox rows (11 parameters a row).
+const outboxPerStatement = 500
+
+// InsertOutboxRows queues several mails in the caller's transaction, a statement per
+// outboxPerStatement rows, like InsertOutbox (the worker is woken after the commit).
+// The rows' ids are not set.
+func (s *Store) InsertOutboxRows(ctx context.Context, q sqlx.ExtContext, rows []*Outbox) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), outboxPerStatement)
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO outbox
+		(ticket_id, kind, automatic, mail_from, rcpt_to, message_id, raw, status, next_attempt_at, last_error, created_at) VALUES `)
+		args := make([]any, 0, 11*n)
+		for i, o := range rows[:n] {
+			if o.Status == "" {
+				o.Status = OutboxPending
+			}
+			if o.CreatedAt.IsZero() {
+				o.CreatedAt = now()
+			}
+			o.NextAttemptAt = o.CreatedAt
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, o.TicketID, o.Kind, o.Automatic, o.MailFrom, o.RcptTo, o.MessageID, o.Raw, o.Status, o.NextAttemptAt, o.LastError, o.CreatedAt)
+		}
+		if _, err := q.ExecContext(ctx, q.Rebind(sb.String()), args...); err != nil {
+			return fmt.Errorf("outbox: %d rows: %w", n, err)
+		}
+		rows = rows[n:]
+	}
+	if tx, ok := q.(*sqlx.Tx); ok {
+		s.queued.Store(tx, struct{}{})
+	} else if s.outboxWake != nil {
+		s.outboxWake()
+	}
+	return nil
+}
+
+// CountAutomaticSinceMany is CountAutomaticSince for several recipients at once.
+func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts []string, t time.Time) (map[string]int, error) {
+	out := make(map[string]int, len(rcpts))
+	if len(rcpts) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In(`SELECT rcpt_to, COUNT(*) AS n FROM outbox WHERE rcpt_to IN (?) AND automatic = TRUE
+		AND status IN (`+sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced)+`) AND created_at >= ?
+		GROUP BY rcpt_to`, rcpts, t)
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	var rows []struct {
+		Rcpt string `db:"rcpt_to"`
+		N    int    `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, rebind(q, query), args...); err != nil {
+		return nil, fmt.Errorf("count outbox to %d recipients: %w", len(rcpts), err)
+	}
+	for _, r := range rows {
+		out[r.Rcpt] = r.N
+	}
+	return out, nil
+}
+
+// LockRecipients serializes, across transactions, the loop guard's count-then-queue for
+// these addresses: on PostgreSQL, transaction-level advisory locks (LockCopies' way:
+// sorted, one statement); SQLite has one writer anyway. Two ingest lanes, or a lane and
+// the portal, would otherwise both count 99 and both send the hundredth.
+func LockRecipients(ctx context.Context, tx *sqlx.Tx, rcpts []string) error {
+	if tx.DriverName() != "postgres" || len(rcpts) == 0 {
+		return nil
+	}
+	keys := make([]int64, len(rcpts))
+	for i, r := range rcpts {
+		h := fnv.New64a()
+		h.Write([]byte("loop-guard\x00"))
+		h.Write([]byte(strings.ToLower(r)))
+		keys[i] = int64(h.Sum64())
+	}
+	return lockKeys(ctx, tx, keys, "loop guard recipients")
 }

@@ -143,7 +143,9 @@ func trimRefs(ids []string) []string {
 }
 
 // queue writes one composed notice to the outbox. Automatic mail past MaxAutoPerHour to
-// one address is kept as suppressed, visible in `mxdesk queue outbound`, never sent.
+// one address is kept as suppressed, visible in `mxdesk queue outbound`, never sent. In
+// a batch (store.WithBatch) the row waits for FlushBatch, which decides the whole
+// batch's automatic mail at once.
 func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n outbound.Notice, automatic bool) error {
 	m, err := s.cfg.Composer.Compose(n)
 	if err != nil {
@@ -151,21 +153,72 @@ func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n ou
 	}
 	row := &store.Outbox{TicketID: &tk.ID, Kind: n.Kind, Automatic: automatic,
 		MailFrom: m.From, RcptTo: m.To, MessageID: m.MessageID, Raw: m.Raw}
+	if b := store.BatchOf(ctx); b != nil {
+		b.QueueOutbox(row)
+		return nil
+	}
 	if automatic {
+		if err := store.LockRecipients(ctx, tx, []string{m.To}); err != nil {
+			return err
+		}
 		count, err := store.CountAutomaticSince(ctx, tx, m.To, s.now().Add(-time.Hour))
 		if err != nil {
 			return err
 		}
 		if count >= s.cfg.MaxAutoPerHour {
-			row.Status = store.OutboxSuppressed
-			row.LastError = fmt.Sprintf("loop guard: %d automatic mails to %s in the last hour", count, m.To)
-			if err := s.st.InsertOutbox(ctx, tx, row); err != nil {
+			if err := s.suppress(ctx, tx, row, count); err != nil {
 				return err
 			}
-			return store.InsertEvent(ctx, tx, tk.ID, EvNotificationSuppressed, "", jsonObj("kind", n.Kind, "to", m.To, "why", row.LastError))
 		}
 	}
 	return s.st.InsertOutbox(ctx, tx, row)
+}
+
+// suppress marks an automatic mail as held back by the loop guard (count mails to its
+// recipient in the last hour) and records it in the ticket's history.
+func (s *Service) suppress(ctx context.Context, tx *sqlx.Tx, row *store.Outbox, count int) error {
+	row.Status = store.OutboxSuppressed
+	row.LastError = fmt.Sprintf("loop guard: %d automatic mails to %s in the last hour", count, row.RcptTo)
+	return store.InsertEvent(ctx, tx, *row.TicketID, EvNotificationSuppressed, "", jsonObj("kind", row.Kind, "to", row.RcptTo, "why", row.LastError))
+}
+
+// FlushBatch ends a batch (store.WithBatch) before its transaction commits: the loop
+// guard decides the batch's automatic mail, in the order it was queued, from one count
+// per recipient (taken under LockRecipients, so concurrent transactions count exactly),
+// and the outbox rows and history rows are written a statement per table.
+func (s *Service) FlushBatch(ctx context.Context, tx *sqlx.Tx, b *store.Batch) error {
+	rows := b.TakeOutbox()
+	var rcpts []string
+	for _, r := range rows {
+		if r.Automatic {
+			rcpts = append(rcpts, r.RcptTo)
+		}
+	}
+	if len(rcpts) > 0 {
+		if err := store.LockRecipients(ctx, tx, rcpts); err != nil {
+			return err
+		}
+		counts, err := store.CountAutomaticSinceMany(ctx, tx, rcpts, s.now().Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if !r.Automatic {
+				continue
+			}
+			if c := counts[r.RcptTo]; c >= s.cfg.MaxAutoPerHour {
+				if err := s.suppress(ctx, tx, r, c); err != nil {
+					return err
+				}
+				continue
+			}
+			counts[r.RcptTo]++
+		}
+	}
+	if err := s.st.InsertOutboxRows(ctx, tx, rows); err != nil {
+		return err
+	}
+	return b.Flush(ctx, tx)
 }
 
 // Acknowledge queues the acknowledgement of a new ticket to its contact, threaded under
