@@ -38,31 +38,6 @@ func batchTime(dialect string) time.Duration {
 	return 5 * time.Millisecond
 }
 
-// Run processes due spool rows until ctx ends, then returns after the batch in hand.
-func (g *Ingester) Run(ctx context.Context, poll time.Duration) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-g.wake:
-		case <-t.C:
-		}
-		for ctx.Err() == nil {
-			n, err := g.RunOnce(ctx)
-			if err != nil {
-				g.log.Error("ingest: claim failed", "err", err)
-				break
-			}
-			if n == 0 {
-				break
-			}
-		}
-		t.Reset(poll)
-	}
-}
-
 // item is one spool row on its way through a batch.
 type item struct {
 	in      *store.Inbound
@@ -71,31 +46,34 @@ type item struct {
 	res     Result
 	skipped bool // another replica has it, or it is no longer due
 	done    bool // handled in the batch transaction
+	waits   bool // left for a later batch: a reply whose parent may wait in another lane
 	err     error
 }
 
-// RunOnce ingests a batch of due rows; it returns how many it looked at.
-func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
-	ids, err := g.st.DueInbound(ctx, batchRows)
+// runOnce ingests a batch of lane l's due rows; it returns how many it looked at, and
+// whether the batch stopped at its first row because that row waits for another lane
+// (olderWaiting).
+func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, err error) {
+	ids, err := g.st.DueInboundLane(ctx, batchRows, l.n, l.of)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if len(ids) == 0 {
-		if g.oldestID.Swap(0) != 0 {
+		if l.oldestID.Swap(0) != 0 && g.caughtUp() {
 			g.heldBack.Store(0)
 			if g.burstLogged.Swap(false) {
 				g.log.Info("ingest: caught up after the burst")
 			}
 		}
-		return 0, nil
+		return 0, false, nil
 	}
-	if g.holdBack(ctx, g.oldestDue(ctx, ids[0])) {
+	if g.holdBack(ctx, g.oldestDue(ctx, l, ids[0])) {
 		// Rows arrived meanwhile: take the oldest of them all.
-		if ids, err = g.st.DueInbound(ctx, batchRows); err != nil {
-			return 0, err
+		if ids, err = g.st.DueInboundLane(ctx, batchRows, l.n, l.of); err != nil {
+			return 0, false, err
 		}
 	}
-	g.handed.forget(ids)
+	g.handed.forget(ids, l)
 	// Finish the rows in hand even when shutdown begins.
 	ctx = context.WithoutCancel(ctx)
 	var items []*item
@@ -111,7 +89,8 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 		size += int(it.in.Size)
 		items = append(items, it)
 	}
-	g.runBatch(ctx, items)
+	g.runBatch(ctx, items, l)
+	stored := 0
 	for _, it := range items {
 		if it.err != nil {
 			msgID := ""
@@ -124,9 +103,25 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 			}
 			continue
 		}
+		if it.done {
+			stored++
+		}
 		g.finish(it)
 	}
-	return len(ids), nil
+	if stored > 0 && len(g.lanes) > 1 {
+		g.wakeAll() // a reply in another lane may have waited for these rows
+	}
+	return len(ids), len(items) > 0 && stored == 0 && items[0].waits, nil
+}
+
+// caughtUp reports whether no lane has rows waiting.
+func (g *Ingester) caughtUp() bool {
+	for _, l := range g.lanes {
+		if l.oldestID.Load() != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Process ingests one spool row in its own transaction. Unlike RunOnce, it leaves
@@ -136,7 +131,7 @@ func (g *Ingester) Process(ctx context.Context, id int64) error {
 	if it == nil {
 		return nil
 	}
-	g.runOne(ctx, it)
+	g.runOne(ctx, it, nil)
 	if it.err != nil {
 		return it.err
 	}
@@ -191,7 +186,7 @@ func (g *Ingester) prepare(ctx context.Context, id int64) *item {
 // allows; rows left over are due again at once. Errors are rare (a row no mailbox
 // serves, a conflict with another replica), and on PostgreSQL one aborts the whole
 // transaction, so a batch with an error is rolled back and every row redone alone.
-func (g *Ingester) runBatch(ctx context.Context, items []*item) {
+func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 	var todo []*item
 	for _, it := range items {
 		if it.err == nil {
@@ -203,7 +198,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	}
 	g.yield()
 	if len(todo) == 1 {
-		g.runOne(ctx, todo[0])
+		g.runOne(ctx, todo[0], l)
 		return
 	}
 	budget := batchTime(g.st.Dialect)
@@ -231,9 +226,16 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 		}
 		finished := map[string][]int64{}
 		for i, it := range todo {
-			it.res, it.skipped = Result{}, false
+			it.res, it.skipped, it.waits = Result{}, false, false
 			if i > 0 && (time.Since(start) > budget || g.busy() > 0) {
 				break // commit what is done; the rest is due again at once
+			}
+			if due[it.in.ID] {
+				if it.waits, err = g.olderWaiting(ctx, tx, it, l); err != nil {
+					return err
+				} else if it.waits {
+					break // this and the rest in a later batch, after the other lane's
+				}
 			}
 			it.done = true
 			if !due[it.in.ID] {
@@ -262,24 +264,31 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item) {
 	}
 	for _, it := range todo {
 		it.done = false
-		g.runOne(ctx, it)
+		g.runOne(ctx, it, l)
 	}
 }
 
-// runOne ingests one item in its own transaction.
-func (g *Ingester) runOne(ctx context.Context, it *item) {
+// runOne ingests one item in its own transaction; l is its lane (nil: none, as for
+// Process).
+func (g *Ingester) runOne(ctx context.Context, it *item, l *lane) {
 	if it.err != nil {
 		return
 	}
-	if err := g.st.TxRedoable(ctx, func(tx *sqlx.Tx) error { return g.applyItem(ctx, tx, it) }); err != nil {
+	if err := g.st.TxRedoable(ctx, func(tx *sqlx.Tx) error { return g.applyItem(ctx, tx, it, l) }); err != nil {
 		it.err = fmt.Errorf("ingest %d: %w", it.in.ID, err)
+		return
+	}
+	if it.waits {
+		g.handed.put([]*store.Inbound{it.in})
+	} else {
+		it.done = true
 	}
 }
 
 // applyItem locks the row and applies it, in tx.
-func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
+func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item, l *lane) error {
 	ctx, batch := store.WithBatch(ctx)
-	it.res, it.skipped = Result{}, false
+	it.res, it.skipped, it.waits = Result{}, false, false
 	due, err := store.LockInbound(ctx, tx, g.st.Dialect, it.in.ID)
 	if err != nil {
 		return err
@@ -287,6 +296,11 @@ func (g *Ingester) applyItem(ctx context.Context, tx *sqlx.Tx, it *item) error {
 	if !due {
 		it.skipped = true
 		return nil
+	}
+	if l != nil {
+		if it.waits, err = g.olderWaiting(ctx, tx, it, l); err != nil || it.waits {
+			return err
+		}
 	}
 	if err := g.lockCopies(ctx, tx, []*item{it}); err != nil {
 		return err

@@ -307,8 +307,9 @@ func TestBatchDefersTheLoopGuard(t *testing.T) {
 		if n := h.count("SELECT COUNT(*) FROM tickets"); n != 5 {
 			t.Errorf("%d tickets, want 5 (the reply joins the first)", n)
 		}
-		if ms := h.messages(1); len(ms) != 2 {
-			t.Errorf("ticket 1 has %d messages, want 2", len(ms))
+		first := int64(h.count("SELECT ticket_id FROM messages WHERE message_id = ?", "guard-0@example.net"))
+		if ms := h.messages(first); len(ms) != 2 {
+			t.Errorf("the first question's ticket %d has %d messages, want 2 (with the reply)", first, len(ms))
 		}
 		sendable, suppressed := 0, 0
 		for _, o := range h.outbox() {

@@ -88,9 +88,9 @@ func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
 // oldestDue records when the oldest row waiting for ingest, id, arrived: from the
 // handover when it is there, else from the database. A row it cannot read counts as
 // old, so ingest does not hold back for it.
-func (g *Ingester) oldestDue(ctx context.Context, id int64) time.Time {
-	if id == g.oldestID.Load() {
-		return time.Unix(0, g.oldestAt.Load())
+func (g *Ingester) oldestDue(ctx context.Context, l *lane, id int64) time.Time {
+	if id == l.oldestID.Load() {
+		return time.Unix(0, l.oldestAt.Load())
 	}
 	t, ok := g.handed.receivedAt(id)
 	if !ok {
@@ -101,8 +101,8 @@ func (g *Ingester) oldestDue(ctx context.Context, id int64) time.Time {
 			t = time.Now().Add(-g.burstLag)
 		}
 	}
-	g.oldestAt.Store(t.UnixNano())
-	g.oldestID.Store(id)
+	l.oldestAt.Store(t.UnixNano())
+	l.oldestID.Store(id)
 	return t
 }
 
@@ -110,8 +110,11 @@ func (g *Ingester) oldestDue(ctx context.Context, id int64) time.Time {
 // ingest has caught up). Up to BurstLag is a burst being absorbed; more means ingest is
 // not keeping up.
 func (g *Ingester) Backlog() time.Duration {
-	if g.oldestID.Load() == 0 {
-		return 0
+	var oldest time.Duration
+	for _, l := range g.lanes {
+		if l.oldestID.Load() != 0 {
+			oldest = max(oldest, time.Since(time.Unix(0, l.oldestAt.Load())))
+		}
 	}
-	return time.Since(time.Unix(0, g.oldestAt.Load()))
+	return oldest
 }

@@ -50,7 +50,7 @@ func TestCopiesOnTwoReplicasAreStoredOnce(t *testing.T) {
 					for _, id := range c.ids {
 						items = append(items, c.g.prepare(h.ctx, id))
 					}
-					c.g.runBatch(h.ctx, items)
+					c.g.runBatch(h.ctx, items, c.g.lanes[0])
 					for _, it := range items {
 						if it.err != nil {
 							h.t.Errorf("ingest %d: %v", it.in.ID, it.err)

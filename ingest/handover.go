@@ -61,14 +61,18 @@ func (h *handover) take(id int64) *store.Inbound {
 	return in
 }
 
-// forget drops what is no longer due: rows below the newest due id that were not due
-// (another replica took them), or everything when nothing was due.
-func (h *handover) forget(due []int64) {
+// forget drops lane l's rows that are no longer due: its rows below the newest due id
+// that were not due (another replica took them), or all of them when nothing was due.
+func (h *handover) forget(due []int64, l *lane) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(due) == 0 {
-		clear(h.rows)
-		h.bytes = 0
+		for id, in := range h.rows {
+			if l.owns(id) {
+				delete(h.rows, id)
+				h.bytes -= cap(in.Raw)
+			}
+		}
 		return
 	}
 	isDue := make(map[int64]bool, len(due))
@@ -78,7 +82,7 @@ func (h *handover) forget(due []int64) {
 		last = max(last, id)
 	}
 	for id, in := range h.rows {
-		if id < last && !isDue[id] {
+		if id < last && !isDue[id] && l.owns(id) {
 			delete(h.rows, id)
 			h.bytes -= cap(in.Raw)
 		}
@@ -89,8 +93,5 @@ func (h *handover) forget(due []int64) {
 // never blocks the SMTP session.
 func (g *Ingester) Notify(ins []*store.Inbound) {
 	g.handed.put(ins)
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
+	g.wakeAll()
 }

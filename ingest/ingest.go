@@ -42,6 +42,9 @@ type Config struct {
 	Tickets *ticket.Service
 	// TrustedDomains are sender domains whose unauthenticated mail counts as authenticated.
 	TrustedDomains []string
+	// Lanes is how many ingest loops run side by side (lanes.go); 0 is PostgresLanes on
+	// PostgreSQL and 1 on SQLite, which has one writer.
+	Lanes int
 }
 
 // Ingester processes spool rows.
@@ -51,18 +54,14 @@ type Ingester struct {
 	log     *slog.Logger
 	parser  *Parser
 	tickets *ticket.Service
-	wake    chan struct{}
+	lanes   []*lane
 	now     func() time.Time
 	handed  handover
 	teams   sync.Map // team name -> id (teamID)
 	load    SMTPLoad
 	// burstLag bounds how long ingest holds back during a burst (YieldTo).
 	burstLag time.Duration
-	// oldestID is the oldest spool row waiting for ingest (0 when it has caught up),
-	// oldestAt when it arrived (Unix ns); heldBack counts holdBack's waits since ingest
-	// last caught up.
-	oldestID atomic.Int64
-	oldestAt atomic.Int64
+	// heldBack counts holdBack's waits since ingest last caught up.
 	heldBack atomic.Int64
 	// burstLogged is set while a logged burst lasts, so its end is logged too.
 	burstLogged atomic.Bool
@@ -73,7 +72,14 @@ type Ingester struct {
 
 // New returns an Ingester that changes tickets through cfg.Tickets.
 func New(st *store.Store, cfg Config, log *slog.Logger) *Ingester {
-	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), tickets: cfg.Tickets, wake: make(chan struct{}, 1), now: store.Now}
+	n := cfg.Lanes
+	if n <= 0 || st.Dialect != store.Postgres {
+		n = 1
+		if cfg.Lanes <= 0 && st.Dialect == store.Postgres {
+			n = PostgresLanes
+		}
+	}
+	return &Ingester{st: st, cfg: cfg, log: log, parser: NewParser(), tickets: cfg.Tickets, lanes: newLanes(n), now: store.Now}
 }
 
 // Result is what processing one spool row did, for logs and tests.

@@ -17,8 +17,9 @@ import (
 )
 
 // BenchmarkIngest measures ingest alone: b.N spooled 4 KiB messages from 1,000 senders
-// (or one), each a new ticket, drained by RunOnce as serve does. The figure
-// to compare with the SMTP side's accepted rate is msgs/s.
+// (or one), each a new ticket, drained by the lanes side by side as serve does
+// (PostgreSQL also with one lane, for the comparison). The figure to compare with the
+// SMTP side's accepted rate is msgs/s.
 //
 //	go test -run XXX -bench Ingest -benchtime 3000x ./ingest
 //	MXDESK_TEST_POSTGRES=postgres://… go test -run XXX -bench Ingest -benchtime 3000x ./ingest
@@ -31,21 +32,24 @@ func BenchmarkIngest(b *testing.B) {
 	sort.Strings(names)
 	for _, name := range names {
 		for _, senders := range []int{1000, 1} {
-			b.Run(fmt.Sprintf("%s/senders=%d", name, senders), func(b *testing.B) { benchIngest(b, dialects[name], senders) })
+			b.Run(fmt.Sprintf("%s/senders=%d", name, senders), func(b *testing.B) { benchIngest(b, dialects[name], senders, 0) })
+			if name == store.Postgres {
+				b.Run(fmt.Sprintf("%s/senders=%d/lanes=1", name, senders), func(b *testing.B) { benchIngest(b, dialects[name], senders, 1) })
+			}
 		}
 	}
 }
 
 // benchIngest is one BenchmarkIngest run: senders distinct From addresses (one is what
 // smtp-source sends: every message after the hundredth meets the loop guard).
-func benchIngest(b *testing.B, dialect func(testing.TB) string, senders int) {
+func benchIngest(b *testing.B, dialect func(testing.TB) string, senders, lanes int) {
 	{
 		{
 			ctx := context.Background()
 			st := storetest.Open(b, dialect(b))
 			signer := threading.NewSigner(testSecret)
 			router := NewRouter(testMailboxes, signer)
-			g := newTestIngester(st, Config{Resolve: router.Resolve, Own: router.Own}, ticket.Config{Signer: signer, Composer: testComposer(b), MaxAutoPerHour: 100},
+			g := newTestIngester(st, Config{Resolve: router.Resolve, Own: router.Own, Lanes: lanes}, ticket.Config{Signer: signer, Composer: testComposer(b), MaxAutoPerHour: 100},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			body := string(make([]byte, 0))
 			for len(body) < 3800 {
@@ -72,14 +76,8 @@ func benchIngest(b *testing.B, dialect func(testing.TB) string, senders int) {
 			}
 			g.Notify(ins)
 			b.ResetTimer()
-			for {
-				n, err := g.RunOnce(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if n == 0 {
-					break
-				}
+			if err := g.Drain(ctx); err != nil {
+				b.Fatal(err)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")

@@ -57,11 +57,21 @@ func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
 // them to keep the first few: during a burst, with thousands waiting, that was 4 % of
 // serve's CPU on SQLite, paid on every batch.
 func (s *Store) DueInbound(ctx context.Context, limit int) ([]int64, error) {
+	return s.DueInboundLane(ctx, limit, 0, 1)
+}
+
+// DueInboundLane is DueInbound for one of several ingest lanes: the rows whose id
+// modulo lanes is lane.
+func (s *Store) DueInboundLane(ctx context.Context, limit, lane, lanes int) ([]int64, error) {
+	mine := ""
+	if lanes > 1 {
+		mine = fmt.Sprintf(" AND MOD(id, %d) = %d", lanes, lane)
+	}
 	var ids []int64
 	err := s.DB.SelectContext(ctx, &ids, s.DB.Rebind(`
-		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+` ORDER BY id LIMIT ?) AS fresh
+		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+mine+` ORDER BY id LIMIT ?) AS fresh
 		UNION ALL
-		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundFailed)+` AND next_attempt_at <= ?
+		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundFailed)+mine+` AND next_attempt_at <= ?
 			ORDER BY id LIMIT ?) AS retry
 		ORDER BY id LIMIT ?`),
 		limit, now(), limit, limit)
@@ -69,6 +79,18 @@ func (s *Store) DueInbound(ctx context.Context, limit int) ([]int64, error) {
 		return nil, fmt.Errorf("due inbound: %w", err)
 	}
 	return ids, nil
+}
+
+// OlderInboundWaiting reports whether a new spool row older than id waits in another
+// lane than lane of lanes (DueInboundLane).
+func OlderInboundWaiting(ctx context.Context, q sqlx.QueryerContext, id int64, lane, lanes int) (bool, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, q, &ids, rebind(q, `SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+`
+		AND id < ? AND MOD(id, ?) <> ? ORDER BY id LIMIT 1`), id, lanes, lane)
+	if err != nil {
+		return false, fmt.Errorf("inbound: older rows of other lanes: %w", err)
+	}
+	return len(ids) > 0, nil
 }
 
 // LockInbound locks a spool row in the ingest transaction and reports whether it still
