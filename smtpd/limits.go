@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -228,15 +229,28 @@ func continuation(p []byte) bool {
 // without this a body could take one read timeout per… nothing: the whole body would
 // have one timeout. Here each read of the body gets the idle timeout again, and the body
 // as a whole at most dataTimeout.
+//
+// A body read that times out ends the connection, here rather than in the session:
+// with BDAT (RFC 3030, which go-smtp always offers) the session only learns that the
+// transaction was reset, while go-smtp answers 554, a permanent refusal of a sender
+// that was only slow, and goes on reading commands from the middle of a chunk it could
+// not finish discarding. Closed without a reply, the connection makes the sender retry,
+// as after a DATA body that timed out.
 func (c *limitConn) Read(p []byte) (int, error) {
-	if c.inData.Load() && c.s.cfg.ReadTimeout > 0 {
+	inData := c.inData.Load()
+	if inData && c.s.cfg.ReadTimeout > 0 {
 		d := time.Now().Add(c.s.cfg.ReadTimeout)
 		if end := c.dataStart.Add(c.s.dataTimeout()); end.Before(d) {
 			d = end
 		}
 		c.Conn.SetReadDeadline(d)
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	var ne net.Error
+	if inData && errors.As(err, &ne) && ne.Timeout() {
+		c.Close()
+	}
+	return n, err
 }
 
 func (c *limitConn) Close() error {

@@ -410,7 +410,8 @@ func (ss *session) Data(r io.Reader) (err error) {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			// The rest of the body must not be read as commands (go-smtp would go on
-			// reading after our reply): the connection ends here, without a 250.
+			// reading after our reply): the connection ends here, without a 250
+			// (limitConn.Read has closed it already when it is ours).
 			ss.s.log.Info("smtpd: DATA timed out, closing connection", "remote", ss.remote, "read", len(buf)-headRoom)
 			ss.conn.Close()
 			return errTemporary

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -518,5 +519,118 @@ func TestRelayedClient(t *testing.T) {
 		if !ok || ip.String() != tt.ip || helo != tt.helo {
 			t.Errorf("%s: %v %q %v, want %s %s", tt.name, ip, helo, ok, tt.ip, tt.helo)
 		}
+	}
+}
+
+// TestBDAT checks the CHUNKING path (RFC 3030), which go-smtp always offers and which
+// Postfix and Exchange use when offered: the body arrives counted, not dot-stuffed, so
+// it must get the same checks and the same answers as a DATA body.
+func TestBDAT(t *testing.T) {
+	body := okHeader + "hello\r\n.\r\nstill the body after a lone dot\r\n"
+	tests := []struct {
+		name   string
+		chunks []string // each sent as one BDAT; the last with LAST unless open
+		open   bool     // the transaction is left open, then RSET
+		want   string   // reply to the last BDAT (or to RSET when open)
+		stored string   // the body as spooled, "" when nothing may be
+	}{
+		{"one chunk", []string{body}, false, "250 2.0.0", body},
+		{"three chunks, split mid-line", []string{body[:10], body[10:50], body[50:]}, false, "250 2.0.0", body},
+		{"an empty last chunk", []string{body, ""}, false, "250 2.0.0", body},
+		{"bare LF (smuggling)", []string{okHeader + "hi\n.\nMAIL FROM:<evil@evil.test>\r\n"}, false, "550 5.6.0", ""},
+		{"over max_message_bytes", []string{okHeader + strings.Repeat(strings.Repeat("y", 998)+"\r\n", 70)}, false, "552 5.3.4", ""},
+		{"over max_message_bytes in the second chunk", []string{body, strings.Repeat(strings.Repeat("y", 998)+"\r\n", 70)}, false, "552 5.3.4", ""},
+		{"RSET before the last chunk", []string{body}, true, "250", ""},
+	}
+	_, addr, spool := start(t, testConfig())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(spool.all())
+			rc, _ := dial(t, addr)
+			for _, c := range []string{"EHLO client.example.org", "MAIL FROM:<alice@example.org>", "RCPT TO:<support@example.com>"} {
+				if r := rc.cmd(c); !strings.HasPrefix(r, "250") {
+					t.Fatalf("%s -> %s", c, r)
+				}
+			}
+			var got string
+			for i, chunk := range tt.chunks {
+				last := ""
+				if i == len(tt.chunks)-1 && !tt.open {
+					last = " LAST"
+				}
+				rc.write(fmt.Sprintf("BDAT %d%s\r\n%s", len(chunk), last, chunk))
+				got = rc.reply()
+				if last == "" && !strings.HasPrefix(got, "250") {
+					break // refused before the end: the rest is not sent
+				}
+			}
+			if tt.open {
+				got = rc.cmd("RSET")
+			}
+			t.Logf("%-45s -> %s", tt.name, got)
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("reply %q, want %s", got, tt.want)
+			}
+			if r := rc.cmd("NOOP"); !strings.HasPrefix(r, "250") {
+				t.Errorf("NOOP after it: %q; the session should go on", r)
+			}
+			msgs := spool.all()
+			switch {
+			case tt.stored == "" && len(msgs) != before:
+				t.Errorf("a refused or abandoned message was spooled")
+			case tt.stored != "" && len(msgs) != before+1:
+				t.Errorf("%d messages spooled, want 1", len(msgs)-before)
+			case tt.stored != "" && !strings.HasSuffix(string(msgs[len(msgs)-1].Raw), "\r\n"+tt.stored):
+				t.Errorf("stored copy does not end in the body as sent:\n%s", msgs[len(msgs)-1].Raw)
+			}
+		})
+	}
+}
+
+// TestBDATThatStallsEndsTheConnectionWithout250 is TestDataThatStallsEndsTheConnectionWithout250
+// for a chunk: a client that drips a chunk in past the body's time gets no 250, and no
+// permanent refusal either (go-smtp on its own answers 554 with the read error, and
+// the sender would bounce a message it should retry); and what it sends after that is
+// never read as commands. Left to go-smtp, that last point would depend on which
+// goroutine runs first; TestBodyReadTimeoutClosesTheConnection checks the close that
+// settles it.
+func TestBDATThatStallsEndsTheConnectionWithout250(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReadTimeout = 200 * time.Millisecond // the whole body may take 4 × 200 ms
+	_, addr, spool := start(t, cfg)
+	rc, _ := dial(t, addr)
+	for _, c := range []string{"EHLO x.example.org", "MAIL FROM:<a@example.org>", "RCPT TO:<support@example.com>"} {
+		rc.cmd(c)
+	}
+	rest := "RSET\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<support@example.com>\r\nDATA\r\nFrom: ceo@example.com\r\n\r\nsmuggled\r\n.\r\n"
+	first := okHeader + "a body that drips in, "
+	rc.write(fmt.Sprintf("BDAT %d LAST\r\n%s", len(first)+50+len(rest), first))
+	// A byte every 100 ms, inside the idle timeout, until the server gives up on the
+	// body; then, at once, the rest of the chunk.
+	var replies []string
+	for i := 0; i < 50 && len(replies) == 0; i++ {
+		rc.write("x")
+		rc.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		line, err := rc.r.ReadString('\n')
+		if line != "" || err == io.EOF {
+			replies = append(replies, strings.TrimSpace(line))
+		}
+	}
+	rc.write(rest)
+	for r := rc.reply(); r != ""; r = rc.reply() {
+		replies = append(replies, r)
+	}
+	t.Logf("stalled BDAT: %q", replies)
+	for _, r := range replies {
+		if strings.HasPrefix(r, "250") || strings.HasPrefix(r, "354") {
+			t.Errorf("replies %q: the rest of the chunk was read as commands", replies)
+			break
+		}
+		if strings.HasPrefix(r, "5") {
+			t.Errorf("replies %q: a slow sender was refused for good", replies)
+		}
+	}
+	if len(spool.all()) != 0 {
+		t.Error("a partial or smuggled message was spooled")
 	}
 }
