@@ -43,7 +43,7 @@ type Config struct {
 	// TrustedDomains are sender domains whose unauthenticated mail counts as authenticated.
 	TrustedDomains []string
 	// Lanes is how many ingest loops run side by side (lanes.go); 0 is PostgresLanes on
-	// PostgreSQL and 1 on SQLite, which has one writer.
+	// PostgreSQL and SQLiteLanes on SQLite.
 	Lanes int
 }
 
@@ -73,9 +73,9 @@ type Ingester struct {
 // New returns an Ingester that changes tickets through cfg.Tickets.
 func New(st *store.Store, cfg Config, log *slog.Logger) *Ingester {
 	n := cfg.Lanes
-	if n <= 0 || st.Dialect != store.Postgres {
-		n = 1
-		if cfg.Lanes <= 0 && st.Dialect == store.Postgres {
+	if n <= 0 {
+		n = SQLiteLanes
+		if st.Dialect == store.Postgres {
 			n = PostgresLanes
 		}
 	}

@@ -25,6 +25,9 @@ import (
 //     so a follow-up sent a second after the first mail still joins its ticket.
 const PostgresLanes = 3
 
+// SQLiteLanes is the lanes on SQLite.
+const SQLiteLanes = 1
+
 // lane is one ingest loop's state.
 type lane struct {
 	n, of int // this lane takes the spool rows whose id modulo of is n
