@@ -303,9 +303,17 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 		}
 		return
 	}
+	waiting := false
 	for _, it := range todo {
 		it.done = false
+		if waiting {
+			// Behind a row that waits for another lane: later, in order.
+			it.skipped = true
+			g.handed.put([]*store.Inbound{it.in})
+			continue
+		}
 		g.runOne(ctx, it, l)
+		waiting = it.waits
 	}
 }
 
