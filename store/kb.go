@@ -313,8 +313,8 @@ func KBVoteOf(ctx context.Context, q sqlx.QueryerContext, articleID int64, voter
 }
 
 // kbGINIndexes are PostgreSQL's full-text indexes of kb_articles (migration 0016): one per
-// configuration, as a search asks.
-var kbGINIndexes = []string{"kb_articles_search_en", "kb_articles_search_other"}
+// configuration, as a search asks, of the whole article and of its title, summary and tags.
+var kbGINIndexes = []string{"kb_articles_search_en", "kb_articles_search_other", "kb_articles_head_en", "kb_articles_head_other"}
 
 // OptimizeKB tidies the search index after an import that changed articles. On SQLite
 // it merges the FTS5 indexes' segments into one: a search then seeks each word once

@@ -55,12 +55,21 @@ func kbTSQuery(e kbExpr) string {
 // decompress every article's tsvector (330 ms for 10,000 articles). Status and language
 // are literals so that the planner, even with a generic plan, uses each SELECT's partial
 // index (migration 0016), which holds only the articles of its configuration.
-func kbMatchesPostgres(enScore, otherScore string) string {
+//
+// When all words are wanted in title, summary or tags, they are matched in search_head,
+// which holds only those: the index then finds exactly the articles wanted, where in
+// search (whose index knows no weights) it found every article holding the words
+// anywhere, and each was read to check the weights.
+func kbMatchesPostgres(e kbExpr, enScore, otherScore string) string {
 	pub := sqlList(KBPublished)
+	col := "search"
+	if e.all {
+		col = "search_head"
+	}
 	return `SELECT a.id, ` + enScore + ` AS score FROM kb_articles a, q
-			WHERE a.status = ` + pub + ` AND a.search @@ q.en AND a.lang = 'en'
+			WHERE a.status = ` + pub + ` AND a.` + col + ` @@ q.en AND a.lang = 'en'
 		UNION ALL SELECT a.id, ` + otherScore + ` FROM kb_articles a, q
-			WHERE a.status = ` + pub + ` AND a.search @@ q.other AND a.lang <> 'en'`
+			WHERE a.status = ` + pub + ` AND a.` + col + ` @@ q.other AND a.lang <> 'en'`
 }
 
 // kbDocCountsPostgres reads, for each word of e, the number of published articles that
@@ -109,7 +118,7 @@ func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]
 	// ts_rank_cd weighs title (A) 1.0, summary and tags (B) 0.4, body (D) 0.1;
 	// normalization 1 divides by 1 + log(length), so a long article does not win by
 	// length alone.
-	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery(e)+`, m AS (`+kbMatchesPostgres(
+	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery(e)+`, m AS (`+kbMatchesPostgres(e,
 		"ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, q.en, 1)", "ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, q.other, 1)")+`)
 		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags, a.helpful, a.updated_at, m.score
 		FROM (SELECT * FROM m ORDER BY score DESC LIMIT $3) m JOIN kb_articles a ON a.id = m.id
