@@ -168,6 +168,15 @@ func (s *Store) kbPrune(ctx context.Context, db sqlx.QueryerContext, e kbExpr) (
 	if err != nil {
 		return e, err
 	}
+	return pruneKB(e, df, kbBudget), nil
+}
+
+// pruneKB is kbPrune's choice, given each term's document count df: the rarest terms
+// while their counts add up to at most budget. A term no article holds (a typo, the
+// first letters of a word no article has) is not a choice: keeping it alone would drop
+// the word that does match and find nothing. When no term that matches anything fits the
+// budget, it asks for the articles with every such term in their title, summary or tags.
+func pruneKB(e kbExpr, df []int, budget int) kbExpr {
 	order := make([]int, len(e.terms))
 	for i := range order {
 		order[i] = i
@@ -176,23 +185,36 @@ func (s *Store) kbPrune(ctx context.Context, db sqlx.QueryerContext, e kbExpr) (
 	keep := make([]bool, len(e.terms))
 	sum := 0
 	for _, i := range order {
-		if sum+df[i] > kbBudget {
+		if df[i] == 0 {
+			continue
+		}
+		if sum+df[i] > budget {
 			break
 		}
 		sum += df[i]
 		keep[i] = true
 	}
-	var kept kbExpr
+	last := len(e.terms) - 1
+	var kept, common kbExpr
 	for i, t := range e.terms {
 		if keep[i] {
 			kept.terms = append(kept.terms, t)
-			kept.prefix = i == len(e.terms)-1 && e.prefix
+			kept.prefix = i == last && e.prefix
+		}
+		if df[i] > 0 {
+			common.terms = append(common.terms, t)
+			common.prefix = i == last && e.prefix
 		}
 	}
-	if len(kept.terms) == 0 {
-		return kbExpr{terms: e.terms, prefix: e.prefix, all: true}, nil
+	switch {
+	case len(kept.terms) > 0:
+		return kept
+	case len(common.terms) > 0:
+		common.all = true
+		return common
+	default:
+		return e // no article holds any of the words: the search finds none
 	}
-	return kept, nil
 }
 
 // kbStopwords are words too common to say anything about an article. They are dropped

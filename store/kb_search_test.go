@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -95,4 +96,38 @@ func FuzzSearchKB(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPruneKB: the words a search keeps, given how many articles hold each. A word no
+// article holds is never kept on its own: "postgres da" (no article has a word starting
+// with "da") searched for "da" alone and found nothing.
+func TestPruneKB(t *testing.T) {
+	tests := []struct {
+		name   string
+		terms  []string
+		prefix bool
+		df     []int
+		want   kbExpr
+	}{
+		{"rare words are kept, the common one dropped", []string{"reset", "password", "the"}, false, []int{30, 40, 990},
+			kbExpr{terms: []string{"reset", "password"}}},
+		{"a word no article holds does not stand in for the common one", []string{"postgres", "da"}, true, []int{1500, 0},
+			kbExpr{terms: []string{"postgres"}, all: true}},
+		{"nor beside a rare one", []string{"dkim", "xyzzy"}, false, []int{12, 0},
+			kbExpr{terms: []string{"dkim"}}},
+		{"every word too common: all of them, in title, summary or tags", []string{"office", "mail"}, true, []int{2000, 3000},
+			kbExpr{terms: []string{"office", "mail"}, prefix: true, all: true}},
+		{"the prefix stays with the last word when it is kept", []string{"german", "notif"}, true, []int{1200, 40},
+			kbExpr{terms: []string{"notif"}, prefix: true}},
+		{"no article holds any word: asked as it was", []string{"qwerty", "zzz"}, true, []int{0, 0},
+			kbExpr{terms: []string{"qwerty", "zzz"}, prefix: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := pruneKB(kbExpr{terms: tc.terms, prefix: tc.prefix}, tc.df, 1000)
+			if !slices.Equal(got.terms, tc.want.terms) || got.prefix != tc.want.prefix || got.all != tc.want.all {
+				t.Errorf("pruneKB(%v, %v) = %+v, want %+v", tc.terms, tc.df, got, tc.want)
+			}
+		})
+	}
 }
