@@ -237,10 +237,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 	if len(todo) == 0 {
 		return
 	}
-	behind := g.lagging(l)
-	if !behind {
-		g.yield()
-	}
+	g.yield()
 	if len(todo) == 1 {
 		g.runOne(ctx, todo[0], l)
 		return
@@ -271,7 +268,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 		finished := map[string][]int64{}
 		for i, it := range todo {
 			it.res, it.skipped, it.waits = Result{}, false, false
-			if i > 0 && (time.Since(start) > budget || !behind && g.busy() > 0) {
+			if i > 0 && (time.Since(start) > budget || g.busy() > 0) {
 				break // commit what is done; the rest is due again at once
 			}
 			if due[it.in.ID] {

@@ -85,19 +85,6 @@ func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
 	}
 }
 
-// lagging reports whether lane l's oldest waiting row is BurstLag old: ingest is behind,
-// and giving way to the sessions (yield, cutting a batch short when one waits) would
-// only let the backlog grow, as it did in a flood that never ends (40,000 messages: the
-// oldest row 31-48 s old by the end). Ingest then takes whole batches, each paying its
-// commit once, and the sessions wait for the spool a little longer: the backpressure
-// that keeps such a flood's backlog near BurstLag.
-func (g *Ingester) lagging(l *lane) bool {
-	if l == nil || g.load == nil || g.burstLag <= 0 || l.oldestID.Load() == 0 {
-		return false
-	}
-	return time.Since(time.Unix(0, l.oldestAt.Load())) >= g.burstLag
-}
-
 // oldestDue records when the oldest row waiting for ingest, id, arrived: from the
 // handover when it is there, else from the database. A row it cannot read counts as
 // old, so ingest does not hold back for it.
