@@ -20,7 +20,7 @@ import (
 // What one loop got from its order, lanes keep:
 //   - copies of one message in two lanes: the copies lock (lockCopies) makes the later
 //     wait for the earlier and find it;
-//   - the loop guard: it counts under a lock per recipient (store.LockRecipients);
+//   - the loop guard: it counts under a lock per recipient (store.CountAutomaticSince);
 //   - a reply whose parent is still waiting in another lane waits for it (olderWaiting),
 //     so a follow-up sent a second after the first mail still joins its ticket.
 const PostgresLanes = 3
@@ -121,8 +121,8 @@ func (g *Ingester) RunOnce(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// Drain runs every lane side by side, as Run does, until no row is due; for the import
-// of a spool and for benchmarks.
+// Drain runs every lane side by side, as Run does, until no row is due: what a test or
+// a benchmark waits for.
 func (g *Ingester) Drain(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(g.lanes))
@@ -159,7 +159,7 @@ func (g *Ingester) Drain(ctx context.Context) error {
 // lane: a reply (it names Message-IDs, or came to a ticket's reply address) waits for it,
 // in case it is the message the reply answers.
 func (g *Ingester) olderWaiting(ctx context.Context, q sqlx.QueryerContext, it *item, l *lane) (bool, error) {
-	if l.of <= 1 || !isReply(g, it) {
+	if l.of <= 1 || !g.isReply(it) {
 		return false, nil
 	}
 	return store.OlderInboundWaiting(ctx, q, it.in.ID, l.n, l.of)
@@ -167,7 +167,7 @@ func (g *Ingester) olderWaiting(ctx context.Context, q sqlx.QueryerContext, it *
 
 // isReply reports whether a message may thread onto a ticket by its headers or its
 // recipient address.
-func isReply(g *Ingester, it *item) bool {
+func (g *Ingester) isReply(it *item) bool {
 	if it.pm != nil && (len(it.pm.InReplyTo) > 0 || len(it.pm.References) > 0) {
 		return true
 	}

@@ -113,16 +113,19 @@ func MessageOfTicket(ctx context.Context, q sqlx.QueryerContext, ticketID, id in
 	return &m, nil
 }
 
+// threadRow is one Message-ID of a ticket's conversation (ThreadIDs).
+type threadRow struct {
+	MessageID string    `db:"message_id"`
+	Direction string    `db:"direction"`
+	CreatedAt time.Time `db:"created_at"`
+	Seq       int64     `db:"seq"`
+}
+
 // ThreadIDs returns the Message-IDs of a ticket's conversation in the order they were
 // written: incoming and outgoing messages and every mail mxdesk queued for it. The last
 // incoming one is returned separately: notifications answer it (In-Reply-To).
 func ThreadIDs(ctx context.Context, q sqlx.QueryerContext, ticketID int64) (all []string, lastIn string, err error) {
-	var rows []struct {
-		MessageID string    `db:"message_id"`
-		Direction string    `db:"direction"`
-		CreatedAt time.Time `db:"created_at"`
-		Seq       int64     `db:"seq"`
-	}
+	var rows []threadRow
 	err = sqlx.SelectContext(ctx, q, &rows, rebind(q, `
 		SELECT message_id, direction, created_at, id AS seq FROM messages WHERE ticket_id = ? AND message_id <> ''
 		UNION ALL
@@ -133,12 +136,7 @@ func ThreadIDs(ctx context.Context, q sqlx.QueryerContext, ticketID int64) (all 
 	if b := batchOf(ctx); b != nil {
 		for _, o := range b.outbox {
 			if o.TicketID != nil && *o.TicketID == ticketID && o.MessageID != "" {
-				rows = append(rows, struct {
-					MessageID string    `db:"message_id"`
-					Direction string    `db:"direction"`
-					CreatedAt time.Time `db:"created_at"`
-					Seq       int64     `db:"seq"`
-				}{o.MessageID, "queued", o.CreatedAt, 0})
+				rows = append(rows, threadRow{MessageID: o.MessageID, Direction: "queued", CreatedAt: o.CreatedAt})
 			}
 		}
 	}

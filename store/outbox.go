@@ -61,18 +61,19 @@ func (s *Store) InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) 
 		return fmt.Errorf("outbox %s to %s: %w", o.Kind, o.RcptTo, err)
 	}
 	o.ID = id
-	if tx, ok := q.(*sqlx.Tx); ok {
-		s.queued.Store(tx, struct{}{})
-	} else if s.outboxWake != nil {
-		s.outboxWake()
-	}
+	s.markQueued(q)
 	return nil
 }
 
 // CountAutomaticSince counts automatic mails queued to rcpt since t (the loop guard's
 // window). Suppressed rows do not count; the statuses are listed, not excluded, so the
-// outbox_loop_guard index seeks to exactly the rows counted.
+// outbox_loop_guard index seeks to exactly the rows counted. In a transaction it first
+// takes the recipient's lock (lockRecipients), held until the transaction ends, so the
+// caller's count-then-queue is exact against every other writer.
 func CountAutomaticSince(ctx context.Context, q sqlx.QueryerContext, rcpt string, t time.Time) (int, error) {
+	if err := lockRecipients(ctx, q, []string{rcpt}); err != nil {
+		return 0, err
+	}
 	var n int
 	// The statuses are literals, not parameters: statements are prepared once per
 	// connection (stmtcache.go), and PostgreSQL's generic plan for a parameter list
@@ -327,19 +328,19 @@ func (s *Store) InsertOutboxRows(ctx context.Context, q sqlx.ExtContext, rows []
 		}
 		rows = rows[n:]
 	}
-	if tx, ok := q.(*sqlx.Tx); ok {
-		s.queued.Store(tx, struct{}{})
-	} else if s.outboxWake != nil {
-		s.outboxWake()
-	}
+	s.markQueued(q)
 	return nil
 }
 
-// CountAutomaticSinceMany is CountAutomaticSince for several recipients at once.
+// CountAutomaticSinceMany is CountAutomaticSince for several recipients at once (their
+// locks taken in one statement).
 func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts []string, t time.Time) (map[string]int, error) {
 	out := make(map[string]int, len(rcpts))
 	if len(rcpts) == 0 {
 		return out, nil
+	}
+	if err := lockRecipients(ctx, q, rcpts); err != nil {
+		return nil, err
 	}
 	query, args, err := sqlx.In(`SELECT rcpt_to, COUNT(*) AS n FROM outbox WHERE rcpt_to IN (?) AND automatic = TRUE
 		AND status IN (`+sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced)+`) AND created_at >= ?
@@ -360,12 +361,14 @@ func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts [
 	return out, nil
 }
 
-// LockRecipients serializes, across transactions, the loop guard's count-then-queue for
+// lockRecipients serializes, across transactions, the loop guard's count-then-queue for
 // these addresses: on PostgreSQL, transaction-level advisory locks (LockCopies' way:
-// sorted, one statement); SQLite has one writer anyway. Two ingest lanes, or a lane and
-// the portal, would otherwise both count 99 and both send the hundredth.
-func LockRecipients(ctx context.Context, tx *sqlx.Tx, rcpts []string) error {
-	if tx.DriverName() != "postgres" || len(rcpts) == 0 {
+// sorted, one statement); SQLite has one writer anyway, and outside a transaction there
+// is nothing to hold a lock for. Two ingest lanes, or a lane and the portal, would
+// otherwise both count 99 and both send the hundredth.
+func lockRecipients(ctx context.Context, q sqlx.QueryerContext, rcpts []string) error {
+	tx, ok := q.(*sqlx.Tx)
+	if !ok || tx.DriverName() != "postgres" || len(rcpts) == 0 {
 		return nil
 	}
 	keys := make([]int64, len(rcpts))
@@ -376,4 +379,14 @@ func LockRecipients(ctx context.Context, tx *sqlx.Tx, rcpts []string) error {
 		keys[i] = int64(h.Sum64())
 	}
 	return lockKeys(ctx, tx, keys, "loop guard recipients")
+}
+
+// markQueued arranges the outbound worker's wake-up for rows just written through q:
+// after the commit when q is a transaction of this Store (runTx), at once otherwise.
+func (s *Store) markQueued(q sqlx.ExtContext) {
+	if tx, ok := q.(*sqlx.Tx); ok {
+		s.queued.Store(tx, struct{}{})
+	} else if s.outboxWake != nil {
+		s.outboxWake()
+	}
 }

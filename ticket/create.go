@@ -247,12 +247,7 @@ func (s *Service) afterCustomerMessage(ctx context.Context, tx *sqlx.Tx, tk *sto
 
 // insertIncoming writes the message row and its attachments, once, as what it is.
 func (s *Service) insertIncoming(ctx context.Context, tx *sqlx.Tx, ticketID int64, m *Incoming, sender string, t time.Time) (int64, error) {
-	row := incomingRow(m, sender, t)
-	row.TicketID = ticketID
-	if err := store.InsertMessage(ctx, tx, row); err != nil {
-		return 0, err
-	}
-	return row.ID, insertAttachments(ctx, tx, row.ID, m.Attachments)
+	return s.insertMessage(ctx, tx, ticketID, m, store.DirIn, cmp.Or(m.Kind, MsgCustomer), sender, m.Text, t)
 }
 
 // incomingRow is the message row of m from the customer's side.

@@ -158,9 +158,6 @@ func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n ou
 		return nil
 	}
 	if automatic {
-		if err := store.LockRecipients(ctx, tx, []string{m.To}); err != nil {
-			return err
-		}
 		count, err := store.CountAutomaticSince(ctx, tx, m.To, s.now().Add(-time.Hour))
 		if err != nil {
 			return err
@@ -184,7 +181,8 @@ func (s *Service) suppress(ctx context.Context, tx *sqlx.Tx, row *store.Outbox, 
 
 // FlushBatch ends a batch (store.WithBatch) before its transaction commits: the loop
 // guard decides the batch's automatic mail, in the order it was queued, from one count
-// per recipient (taken under LockRecipients, so concurrent transactions count exactly),
+// per recipient (taken under a lock per recipient, so concurrent transactions count
+// exactly),
 // and the outbox rows and history rows are written a statement per table.
 func (s *Service) FlushBatch(ctx context.Context, tx *sqlx.Tx, b *store.Batch) error {
 	rows := b.TakeOutbox()
@@ -195,9 +193,6 @@ func (s *Service) FlushBatch(ctx context.Context, tx *sqlx.Tx, b *store.Batch) e
 		}
 	}
 	if len(rcpts) > 0 {
-		if err := store.LockRecipients(ctx, tx, rcpts); err != nil {
-			return err
-		}
 		counts, err := store.CountAutomaticSinceMany(ctx, tx, rcpts, s.now().Add(-time.Hour))
 		if err != nil {
 			return err
@@ -219,32 +214,6 @@ func (s *Service) FlushBatch(ctx context.Context, tx *sqlx.Tx, b *store.Batch) e
 		return err
 	}
 	return b.Flush(ctx, tx)
-}
-
-// Acknowledge queues the acknowledgement of a new ticket to its contact, threaded under
-// the customer's message (which is already stored on the ticket).
-func (s *Service) Acknowledge(ctx context.Context, tx *sqlx.Tx, ticketID int64, sla string) error {
-	tk, err := store.GetTicket(ctx, tx, ticketID)
-	if err != nil {
-		return err
-	}
-	r, err := store.Contact(ctx, tx, tk.ContactID)
-	if err != nil {
-		return err
-	}
-	ids, lastIn, err := store.ThreadIDs(ctx, tx, tk.ID)
-	if err != nil {
-		return err
-	}
-	msgs, err := store.ListMessages(ctx, tx, tk.ID)
-	if err != nil {
-		return err
-	}
-	var text string
-	if len(msgs) > 0 {
-		text = msgs[0].Text
-	}
-	return s.acknowledge(ctx, tx, tk, *r, thread{ids: ids, lastIn: lastIn}, text, sla)
 }
 
 // thread is what a notice is threaded under: the conversation's Message-IDs in order,
