@@ -62,6 +62,7 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 	}
 	if len(ids) == 0 {
 		if l.oldestID.Swap(0) != 0 && g.caughtUp() {
+			g.unpace()
 			g.heldBack.Store(0)
 			if g.burstLogged.Swap(false) {
 				g.log.Info("ingest: caught up after the burst")
@@ -69,12 +70,14 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 		}
 		return 0, false, nil
 	}
-	if g.holdBack(ctx, g.oldestDue(ctx, l, ids[0])) {
+	oldest := g.oldestDue(ctx, l, ids[0])
+	if g.holdBack(ctx, oldest) {
 		// Rows arrived meanwhile: take the oldest of them all.
 		if ids, err = g.st.DueInboundLane(ctx, 2*batchRows, l.n, l.of); err != nil {
 			return 0, false, err
 		}
 	}
+	g.pace(oldest)
 	g.handed.forget(ids, l)
 	// Finish the rows in hand even when shutdown begins.
 	ctx = context.WithoutCancel(ctx)
@@ -130,6 +133,7 @@ func (g *Ingester) prepareBatch(ctx context.Context, ids []int64) (items []*item
 func (g *Ingester) ingestBatch(ctx context.Context, items []*item, l *lane) (stored int, complete bool) {
 	g.runBatch(ctx, items, l)
 	complete = true
+	var oldest time.Time // when the oldest row stored arrived
 	for _, it := range items {
 		if it.err != nil {
 			msgID := ""
@@ -146,12 +150,16 @@ func (g *Ingester) ingestBatch(ctx context.Context, items []*item, l *lane) (sto
 			complete = false // not reached, or waiting for another lane: due again
 		} else if !it.skipped {
 			stored++
+			if oldest.IsZero() || it.in.ReceivedAt.Before(oldest) {
+				oldest = it.in.ReceivedAt
+			}
 		}
 		g.finish(it)
 	}
 	if stored > 0 && len(g.lanes) > 1 {
 		g.wakeAll() // a reply in another lane may have waited for these rows
 	}
+	g.stored(stored, oldest)
 	return stored, complete
 }
 

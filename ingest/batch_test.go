@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -191,6 +193,70 @@ func TestBatch(t *testing.T) {
 				h.drain()
 				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 1 || strings.Contains(logs.String(), "holding back") {
 					t.Errorf("%d tickets, log %q; want 1 ticket and no holding back", got, logs)
+				}
+			},
+		},
+		{
+			name: "ingest behind by BurstLag paces the sessions: no place while above it, one per row stored below it, none once caught up",
+			run: func(t *testing.T, h *harness) {
+				const lag = 5 * time.Second
+				h.g.YieldTo(&fakeLoad{}, lag)
+				logs := captureLog(h.g)
+				// blocked reports whether Admit waits: it is given a context that ends
+				// soon, and returns that context's error only if it was still waiting.
+				blocked := func() bool {
+					ctx, cancel := context.WithTimeout(h.ctx, 50*time.Millisecond)
+					defer cancel()
+					return errors.Is(h.g.Admit(ctx), context.DeadlineExceeded)
+				}
+				if blocked() {
+					t.Fatal("Admit waits before ingest fell behind")
+				}
+				var old []int64
+				for i := range 3 {
+					from := string(rune('a'+i)) + "p@example.org"
+					old = append(old, h.spool(from, support, customer(from, "", "Behind")))
+				}
+				for _, id := range old {
+					_, err := h.st.DB.ExecContext(h.ctx, h.st.DB.Rebind("UPDATE inbound SET received_at = ? WHERE id = ?"),
+						store.Now().Add(-time.Hour), id)
+					storetest.MustNotErr(t, "age the row", err)
+				}
+				_, err := h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if !h.g.Pacing() {
+					t.Fatal("not pacing with the oldest row an hour old")
+				}
+				if !blocked() {
+					t.Error("Admit did not wait while the backlog was above BurstLag")
+				}
+				// A fresh row: once it is stored the backlog is below BurstLag, and the
+				// row stored gives one session its place.
+				h.spool("fresh@example.org", support, customer("fresh@example.org", "", "Fresh"))
+				_, err = h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if blocked() {
+					t.Error("no place after a row was stored below BurstLag")
+				}
+				if !blocked() {
+					t.Error("a second session got in on one row stored")
+				}
+				// Nothing left: caught up, no more pacing.
+				_, err = h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if h.g.Pacing() || blocked() {
+					t.Errorf("still pacing after ingest caught up (pacing %v)", h.g.Pacing())
+				}
+				if paced, timedOut := h.g.Paced(); paced != 3 || timedOut != 0 {
+					t.Errorf("paced %d, timed out %d; want 3 and 0", paced, timedOut)
+				}
+				for _, want := range []string{"SMTP sessions now wait for ingest", "SMTP sessions no longer wait"} {
+					if n := strings.Count(logs.String(), want); n != 1 {
+						t.Errorf("log has %q %d times, want once:\n%s", want, n, logs)
+					}
+				}
+				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 4 {
+					t.Errorf("%d tickets, want 4", got)
 				}
 			},
 		},

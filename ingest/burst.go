@@ -59,8 +59,8 @@ func (g *Ingester) yield() {
 // arrived at oldest) is burstLag old, and reports whether it waited. It returns early
 // when ctx ends.
 func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
-	if g.load == nil || g.burstLag <= 0 {
-		return false
+	if g.load == nil || g.burstLag <= 0 || g.Pacing() {
+		return false // pacing: the sessions wait for ingest, not ingest for them
 	}
 	until := oldest.Add(g.burstLag)
 	for ; ; held = true {

@@ -65,6 +65,8 @@ type Ingester struct {
 	heldBack atomic.Int64
 	// burstLogged is set while a logged burst lasts, so its end is logged too.
 	burstLogged atomic.Bool
+	// flow paces the SMTP sessions when ingest is behind (flow.go).
+	flow flow
 	// archive is set by NewArchive: old mail, stored at its own date, nothing sent
 	// (archive.go).
 	archive *archiveMode

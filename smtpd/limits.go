@@ -34,7 +34,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		ip := remoteIP(c.RemoteAddr())
 		why := l.s.admit(ip)
 		if why == "" {
-			return &limitConn{Conn: c, s: l.s, ip: ip, encrypted: l.implicitTLS}, nil
+			lc := &limitConn{Conn: c, s: l.s, ip: ip, encrypted: l.implicitTLS}
+			l.s.open.Store(lc, struct{}{})
+			return lc, nil
 		}
 		l.s.log.Warn("smtpd: connection refused", "remote", c.RemoteAddr().String(), "why", why)
 		if !l.implicitTLS {
@@ -258,6 +260,7 @@ func (c *limitConn) Close() error {
 	c.closeOnce.Do(func() {
 		err = c.Conn.Close()
 		c.s.conns.Add(-1)
+		c.s.open.Delete(c)
 	})
 	return err
 }

@@ -66,6 +66,11 @@ type Config struct {
 	// Auth checks DKIM, SPF and DMARC at the end of DATA; nil skips the checks (the
 	// message is then stored unauthenticated).
 	Auth *mailauth.Checker
+	// Admit is called before MAIL FROM is answered; it blocks while ingest paces the
+	// sessions because it is behind (ingest.Ingester.Admit). Waiting before a message,
+	// rather than before its 250, keeps nothing accepted waiting and nothing in memory.
+	// Nil: never waits.
+	Admit func(ctx context.Context) error
 }
 
 // Server is the inbound SMTP listener.
@@ -91,8 +96,14 @@ type Server struct {
 	// get their verdict but new transactions are refused.
 	closing atomic.Bool
 	conns   atomic.Int64
-	rate    rateLimiter
-	now     func() time.Time
+	// open holds the connections open now (*limitConn), for Shutdown to close at its
+	// deadline: go-smtp's Close does nothing once its Shutdown began.
+	open sync.Map
+	rate rateLimiter
+	now  func() time.Time
+	// stop ends when shutdown begins, so a session waiting in Admit is answered 421.
+	stop    context.Context
+	stopped context.CancelFunc
 }
 
 // New returns a Server. Call Serve or ListenAndServe.
@@ -104,6 +115,7 @@ func New(cfg Config, spool Spooler, log *slog.Logger) *Server {
 		cfg.MaxHeaderFields = defaultMaxHeaderFields
 	}
 	s := &Server{cfg: cfg, spool: spool, log: log, now: time.Now, plainQ: newConnQueue(), tlsQ: newConnQueue()}
+	s.stop, s.stopped = context.WithCancel(context.Background())
 	s.SetLocalDomains(cfg.LocalDomains)
 	// The certificate is looked up at each handshake, so SetTLS can replace it.
 	s.baseTLS = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -205,6 +217,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 // retries; a session whose commit is in flight gets its answer first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.stopped()
 	s.mu.Lock()
 	s.shut = true
 	for _, l := range s.listeners {
@@ -221,8 +234,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.plainQ.Close()
 	s.tlsQ.Close()
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.log.Warn("smtpd: closing sessions still open at the shutdown deadline")
-		return errors.Join(s.plain.Close(), s.starttls.Close())
+		n := 0
+		s.open.Range(func(c, _ any) bool {
+			c.(*limitConn).Close()
+			n++
+			return true
+		})
+		s.log.Warn("smtpd: closed sessions still open at the shutdown deadline", "sessions", n)
+		return nil
 	}
 	return err
 }
@@ -353,6 +372,14 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if from != "" && !plausibleAddress(from) {
 		return ss.refuse(errBadSender)
+	}
+	if ss.s.cfg.Admit != nil {
+		if err := ss.s.cfg.Admit(ss.s.stop); err != nil {
+			if ss.lc != nil {
+				ss.lc.closeAfter.Store(true) // 421: the server closes the channel
+			}
+			return errShuttingDown
+		}
 	}
 	ss.sizeHint = 0
 	if opts != nil && opts.Size > 0 {

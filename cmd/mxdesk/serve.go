@@ -106,6 +106,19 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		Help: "How long the oldest spool row waiting for ingest has waited; 0 when ingest has caught up. Up to 10 s is a burst being absorbed, more is ingest falling behind.",
 	}, func() float64 { return ing.Backlog().Seconds() }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "mxdesk_smtp_paced_total",
+		Help: "MAIL FROM commands that waited for ingest to catch up (backpressure: ingest more than 10 s behind).",
+	}, func() float64 { paced, _ := ing.Paced(); return float64(paced) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mxdesk_smtp_pacing",
+		Help: "1 while SMTP sessions wait for ingest before MAIL FROM (ingest fell more than 10 s behind), else 0.",
+	}, func() float64 {
+		if ing.Pacing() {
+			return 1
+		}
+		return 0
+	}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "mxdesk_spool_batches_redone_total",
 		Help: "Spool batches that failed and were committed again row by row (their sessions waited twice); should stay 0.",
 	}, func() float64 { return float64(spool.Redone()) }))
@@ -114,6 +127,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	smtpCfg.Metrics = smtpd.NewMetrics(reg)
+	smtpCfg.Admit = ing.Admit
 	reload := newReloader(cfgPath, cfg, st, router, svc.composer, log) // SIGHUP (reload.go)
 	smtpSrv := smtpd.New(smtpCfg, spool, log)
 	accounts := account.New(st, account.Config{
