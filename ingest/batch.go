@@ -62,11 +62,13 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 	}
 	if len(ids) == 0 {
 		if l.oldestID.Swap(0) != 0 && g.caughtUp() {
-			g.unpace()
 			g.heldBack.Store(0)
 			if g.burstLogged.Swap(false) {
 				g.log.Info("ingest: caught up after the burst")
 			}
+		}
+		if g.caughtUp() {
+			g.idle()
 		}
 		return 0, false, nil
 	}

@@ -197,7 +197,7 @@ func TestBatch(t *testing.T) {
 			},
 		},
 		{
-			name: "ingest behind by BurstLag paces the sessions: no place while above it, one per row stored below it, none once caught up",
+			name: "ingest behind by BurstLag paces the sessions: a place per two rows stored while far behind, one per row below half the lag, a handful when it has nothing to do, none once the sessions are quiet",
 			run: func(t *testing.T, h *harness) {
 				const lag = 5 * time.Second
 				h.g.YieldTo(&fakeLoad{}, lag)
@@ -227,28 +227,36 @@ func TestBatch(t *testing.T) {
 				if !h.g.Pacing() {
 					t.Fatal("not pacing with the oldest row an hour old")
 				}
-				if !blocked() {
-					t.Error("Admit did not wait while the backlog was above BurstLag")
+				// Three rows stored an hour after they arrived: one place, for every
+				// second row.
+				if blocked() || !blocked() {
+					t.Error("three rows stored far behind did not give exactly one place")
 				}
-				// A fresh row: once it is stored the backlog is below BurstLag, and the
-				// row stored gives one session its place.
+				// A fresh row gives one session its place.
 				h.spool("fresh@example.org", support, customer("fresh@example.org", "", "Fresh"))
 				_, err = h.g.RunOnce(h.ctx)
 				storetest.MustNotErr(t, "run once", err)
 				if blocked() {
-					t.Error("no place after a row was stored below BurstLag")
+					t.Error("no place after a fresh row was stored")
 				}
 				if !blocked() {
 					t.Error("a second session got in on one row stored")
 				}
-				// Nothing left: caught up, no more pacing.
+				// Nothing left while sessions still ask: ingest lets a handful in.
+				_, err = h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if !h.g.Pacing() || blocked() {
+					t.Errorf("caught up while sessions ask: pacing %v, want on with places given", h.g.Pacing())
+				}
+				// Nobody asked for flowQuiet: the flood is over, pacing ends.
+				h.g.flow.lastAsk.Store(time.Now().Add(-flowQuiet).UnixNano())
 				_, err = h.g.RunOnce(h.ctx)
 				storetest.MustNotErr(t, "run once", err)
 				if h.g.Pacing() || blocked() {
-					t.Errorf("still pacing after ingest caught up (pacing %v)", h.g.Pacing())
+					t.Errorf("still pacing after ingest caught up and the sessions were quiet (pacing %v)", h.g.Pacing())
 				}
-				if paced, timedOut := h.g.Paced(); paced != 3 || timedOut != 0 {
-					t.Errorf("paced %d, timed out %d; want 3 and 0", paced, timedOut)
+				if paced, timedOut := h.g.Paced(); paced != 2 || timedOut != 0 {
+					t.Errorf("paced %d, timed out %d; want 2 (the sessions that had to wait) and 0", paced, timedOut)
 				}
 				for _, want := range []string{"SMTP sessions now wait for ingest", "SMTP sessions no longer wait"} {
 					if n := strings.Count(logs.String(), want); n != 1 {

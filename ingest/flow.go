@@ -14,22 +14,35 @@ import (
 // ingest stores and the backlog grows without end. So from then on the sessions are
 // paced by ingest, as Postfix's in_flow_delay paces its smtpd by its queue manager: a
 // session waits before answering MAIL FROM until ingest has stored a row for it to
-// take the place of. While the backlog is above BurstLag no place is given, so it falls
-// back to BurstLag; below it, one place per row stored, so it stays there. Pacing ends
-// when ingest has caught up. Nothing is refused and nothing already accepted waits
-// longer: a session waits before its message, at most flowMaxWait (a sending MTA waits
-// five minutes for the reply to MAIL FROM, RFC 5321 4.5.3.2.2).
-const flowMaxWait = 30 * time.Second
+// take the place of. While the rows stored waited more than half of BurstLag, every
+// second row gives a place, so the backlog shrinks at half ingest's rate; below that,
+// every row gives one, so it stays there, and ingest finds a handful whenever it has
+// nothing to do. The backlog settles near half of BurstLag: thousands of rows, enough
+// for full batches (a backlog kept near zero left ingest batches of a few rows, and
+// PostgreSQL's ingest pays per batch), and ingest works the whole time while the
+// sessions go at its pace.
+// Pacing ends once ingest has caught up and no session has asked for flowQuiet: the
+// flood is over, and the next burst is held for again. Nothing is refused and nothing
+// already accepted waits longer: a session waits before its message, at most
+// flowMaxWait (a sending MTA waits five minutes for the reply to MAIL FROM, RFC 5321
+// 4.5.3.2.2).
+const (
+	flowMaxWait = 30 * time.Second
+	flowQuiet   = time.Second
+)
 
 // flow is the pacing state one Ingester shares with the sessions that call Admit.
 type flow struct {
 	mu     sync.Mutex
 	on     bool
 	places int           // rows stored since a session last took one, up to flowMaxPlaces
+	odd    int           // a row stored above the target whose place waits for the next
 	wake   chan struct{} // closed, and replaced, when places are given or pacing ends
 	// paced counts MAIL FROM commands that waited; timedOut those that went on after
 	// flowMaxWait without a place.
 	paced, timedOut atomic.Int64
+	// lastAsk is when a session last asked for a place (Unix ns).
+	lastAsk atomic.Int64
 }
 
 // flowMaxPlaces bounds the places saved up while no session asks for one, so a quiet
@@ -47,7 +60,14 @@ func (g *Ingester) Admit(ctx context.Context) error {
 		f.mu.Unlock()
 		return nil
 	}
+	f.lastAsk.Store(time.Now().UnixNano())
+	if f.places > 0 {
+		f.places--
+		f.mu.Unlock()
+		return nil
+	}
 	f.paced.Add(1)
+	g.wakeAll() // an idle lane looks again, and gives places if it has nothing to do
 	t := time.NewTimer(flowMaxWait)
 	defer t.Stop()
 	for f.on && f.places == 0 {
@@ -100,31 +120,47 @@ func (g *Ingester) pace(oldest time.Time) {
 		return
 	}
 	f.on, f.places, f.wake = true, 0, make(chan struct{})
+	f.lastAsk.Store(time.Now().UnixNano())
 	g.log.Warn("ingest: behind by more than the burst lag, SMTP sessions now wait for ingest before MAIL FROM",
 		"oldest_waiting", time.Since(oldest).Round(time.Millisecond), "burst_lag", g.burstLag)
 }
 
 // stored gives the sessions places for n rows ingest has stored, the oldest of which
-// arrived at oldest, unless that one waited BurstLag or more: the backlog is still above
-// it. (The rows' own age, not Backlog: that is as old as each lane's last look.)
+// arrived at oldest: one per row, or one per two rows while that one waited more than
+// half of BurstLag. (The rows' own age, not Backlog: that is as old as each lane's last
+// look.)
 func (g *Ingester) stored(n int, oldest time.Time) {
 	f := &g.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.on || n == 0 || time.Since(oldest) >= g.burstLag {
+	if !f.on || n == 0 {
 		return
+	}
+	if time.Since(oldest) > g.burstLag/2 {
+		n, f.odd = (n+f.odd)/2, (n+f.odd)%2
+		if n == 0 {
+			return
+		}
 	}
 	f.places = min(f.places+n, flowMaxPlaces)
 	close(f.wake)
 	f.wake = make(chan struct{})
 }
 
-// unpace ends pacing: ingest has caught up.
-func (g *Ingester) unpace() {
+// idle is called when ingest has caught up: while sessions still ask, it lets a
+// handful in (ingest has nothing to do); once they have not asked for flowQuiet, pacing
+// ends.
+func (g *Ingester) idle() {
 	f := &g.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.on {
+		return
+	}
+	if time.Since(time.Unix(0, f.lastAsk.Load())) < flowQuiet {
+		f.places = flowMaxPlaces
+		close(f.wake)
+		f.wake = make(chan struct{})
 		return
 	}
 	f.on = false

@@ -99,6 +99,9 @@ func (g *Ingester) runLane(ctx context.Context, poll time.Duration, l *lane) {
 				break
 			}
 		}
+		if g.Pacing() {
+			wait = min(wait, flowQuiet) // to end pacing once the sessions are quiet
+		}
 		t.Reset(wait)
 	}
 }
