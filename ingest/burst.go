@@ -40,9 +40,11 @@ type SMTPLoad interface {
 // (BurstLag in serve; 0 turns the hold off). Call it before Run.
 func (g *Ingester) YieldTo(load SMTPLoad, lag time.Duration) { g.load, g.burstLag = load, lag }
 
-// busy reports how many sessions are waiting for the spool now.
+// busy reports how many sessions are waiting for the spool now; none while ingest paces
+// them: they go at ingest's pace then, and ingest giving way to them would only slow
+// both.
 func (g *Ingester) busy() int {
-	if g.load == nil {
+	if g.load == nil || g.flow.active.Load() {
 		return 0
 	}
 	return g.load.Waiting()

@@ -43,6 +43,8 @@ type flow struct {
 	paced, timedOut atomic.Int64
 	// lastAsk is when a session last asked for a place (Unix ns).
 	lastAsk atomic.Int64
+	// active mirrors on for readers that need not take mu (busy, before every batch).
+	active atomic.Bool
 }
 
 // flowMaxPlaces bounds the places saved up while no session asks for one, so a quiet
@@ -101,11 +103,7 @@ func (g *Ingester) Paced() (paced, timedOut int64) {
 }
 
 // Pacing reports whether the sessions are paced by ingest now.
-func (g *Ingester) Pacing() bool {
-	g.flow.mu.Lock()
-	defer g.flow.mu.Unlock()
-	return g.flow.on
-}
+func (g *Ingester) Pacing() bool { return g.flow.active.Load() }
 
 // pace starts pacing the sessions when the oldest row waiting (which arrived at oldest)
 // is BurstLag old: the burst hold has given the sessions all it gives.
@@ -120,6 +118,7 @@ func (g *Ingester) pace(oldest time.Time) {
 		return
 	}
 	f.on, f.places, f.wake = true, 0, make(chan struct{})
+	f.active.Store(true)
 	f.lastAsk.Store(time.Now().UnixNano())
 	g.log.Warn("ingest: behind by more than the burst lag, SMTP sessions now wait for ingest before MAIL FROM",
 		"oldest_waiting", time.Since(oldest).Round(time.Millisecond), "burst_lag", g.burstLag)
@@ -164,6 +163,7 @@ func (g *Ingester) idle() {
 		return
 	}
 	f.on = false
+	f.active.Store(false)
 	close(f.wake)
 	g.log.Info("ingest: caught up, SMTP sessions no longer wait for ingest", "paced_total", f.paced.Load())
 }
