@@ -3,8 +3,8 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
