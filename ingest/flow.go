@@ -17,10 +17,9 @@ import (
 // take the place of. While the rows stored waited more than half of BurstLag, every
 // second row gives a place, so the backlog shrinks at half ingest's rate; below that,
 // every row gives one, so it stays there, and ingest finds a handful whenever it has
-// nothing to do. The backlog settles near half of BurstLag: thousands of rows, enough
-// for full batches (a backlog kept near zero left ingest batches of a few rows, and
-// PostgreSQL's ingest pays per batch), and ingest works the whole time while the
-// sessions go at its pace.
+// nothing to do. The backlog settles near half of BurstLag: thousands of rows, so
+// ingest's batches stay full (its cost is largely per batch, on PostgreSQL most), and
+// ingest works the whole time while the sessions go at its pace.
 // Pacing ends once ingest has caught up and no session has asked for flowQuiet: the
 // flood is over, and the next burst is held for again. Nothing is refused and nothing
 // already accepted waits longer: a session waits before its message, at most
@@ -57,6 +56,9 @@ const flowMaxPlaces = 4 * batchRows
 // answering MAIL FROM.
 func (g *Ingester) Admit(ctx context.Context) error {
 	f := &g.flow
+	if !f.active.Load() {
+		return nil
+	}
 	f.mu.Lock()
 	if !f.on {
 		f.mu.Unlock()
