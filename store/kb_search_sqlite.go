@@ -11,8 +11,10 @@ import (
 )
 
 // kbMatchSQLite writes e as an FTS5 query: each word in double quotes (a string, never
-// syntax), ORed (or ANDed), the last one with * when it is a prefix. The words hold only
-// letters and digits, so there is nothing to escape inside the quotes.
+// syntax), ORed (ANDed when all are wanted), the last one with * when it is a prefix.
+// The words hold only letters and digits, so there is nothing to escape inside the
+// quotes. When all words are wanted, the query is for the head indexes (kbHeadTables),
+// which hold title, summary and tags alone: no column filter is needed.
 func kbMatchSQLite(e kbExpr) string {
 	parts := make([]string, len(e.terms))
 	for i, t := range e.terms {
@@ -22,7 +24,7 @@ func kbMatchSQLite(e kbExpr) string {
 		parts[len(parts)-1] += "*"
 	}
 	if e.all {
-		return "{title summary tags} : (" + strings.Join(parts, " AND ") + ")"
+		return strings.Join(parts, " AND ")
 	}
 	return strings.Join(parts, " OR ")
 }
@@ -31,6 +33,14 @@ func kbMatchSQLite(e kbExpr) string {
 // query is tokenized by each table's own tokenizer, so it is stemmed exactly when the
 // articles it is compared with are.
 var kbFTSTables = []string{"kb_fts_en", "kb_fts_other"}
+
+// kbHeadTables are the same two indexes of title, summary and tags alone (migration
+// 0017), for a search that wants every word there. A column filter on kbFTSTables
+// (`{title summary tags} : …`) still decodes each word's whole doclist, body positions
+// included, and bm25 walks it once more to count the articles holding the word: for a
+// question of common words that was most of the search. Here each doclist holds only
+// the three columns.
+var kbHeadTables = []string{"kb_head_en", "kb_head_other"}
 
 // kbDocCountsSQLite counts, for each word of e, the published articles that match it, up
 // to max: FTS5 stops reading there. The counting is FTS5's own because only its
@@ -53,10 +63,15 @@ func kbDocCountsSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr, ma
 
 func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
 	match := kbMatchSQLite(e)
+	tables := kbFTSTables
+	if e.all {
+		tables = kbHeadTables
+	}
 	var hits []KBHit
-	for _, fts := range kbFTSTables {
-		// rank is bm25 with the column weights set in the migration (title 10, summary
-		// and tags 4, body 1); it is negative, better is lower.
+	for _, fts := range tables {
+		// rank is bm25 with the column weights set in the migrations (title 10, summary
+		// and tags 4, body 1); it is negative, better is lower. In the head indexes the
+		// length it normalises by is that of title, summary and tags.
 		var part []KBHit
 		err := sqlx.SelectContext(ctx, db, &part, `SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags,
 			a.helpful, a.updated_at, -f.rank AS score

@@ -57,7 +57,7 @@ func TestKBQueriesQuoteEveryWord(t *testing.T) {
 		t.Errorf("postgres: %q %q", w, l)
 	}
 	e.all = true
-	if got := kbMatchSQLite(e); got != `{title summary tags} : ("reset" AND "passw"*)` {
+	if got := kbMatchSQLite(e); got != `"reset" AND "passw"*` {
 		t.Errorf("sqlite all: %s", got)
 	}
 	if w, l := kbQueryPostgres(e); w != "" || l != "reset:AB & passw:*AB" {
