@@ -61,6 +61,21 @@ func kbDocCountsSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr, ma
 	return df, nil
 }
 
+// kbHighlightMatchSQLite is the query the highlight walks: every word of all, so that
+// each is marked, but ANDed with the words the search kept (found) when it dropped some.
+// ORed alone, the common words matched nearly every article between the smallest and
+// largest id shown, and the walk decoded each of their doclist entries; ANDed, the kept
+// words (at most about kbBudget articles) lead and the common words' doclists are only
+// sought to each of those. Every hit matches: it was found by those words. A word of
+// both halves is two phrases, whose matches highlight and snippet merge.
+func kbHighlightMatchSQLite(found, all kbExpr) string {
+	m := kbMatchSQLite(all)
+	if found.all || len(found.terms) == len(all.terms) {
+		return m
+	}
+	return "(" + kbMatchSQLite(found) + ") AND (" + m + ")"
+}
+
 func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KBHit, error) {
 	match := kbMatchSQLite(e)
 	tables := kbFTSTables
@@ -91,14 +106,23 @@ func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KB
 // doclists of every word it begins), which one query per hit paid twenty times; here it
 // is set up once and walks the matches between the smallest and largest id shown, the
 // unary + keeping the id list out of the index so that it only filters those rows before
-// highlight and snippet are computed.
-func highlightKBSQLite(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, e kbExpr, snippets bool) error {
-	match := kbMatchSQLite(e)
-	for _, fts := range kbFTSTables {
+// highlight and snippet are computed. found is what the search asked (kbPrune's choice),
+// all every word to be marked: see kbHighlightMatchSQLite.
+//
+// Without snippets only the title is marked, and the head indexes hold it (column 0 there
+// too) in doclists without the body's positions: the walk is shorter. There the query is
+// every word ORed: a hit found by body words alone is not in it, and its title, holding
+// none of the words, is shown as it is either way.
+func highlightKBSQLite(ctx context.Context, db sqlx.QueryerContext, hits []KBHit, found, all kbExpr, snippets bool) error {
+	tables, match := kbHeadTables, kbMatchSQLite(all)
+	if snippets {
+		tables, match = kbFTSTables, kbHighlightMatchSQLite(found, all)
+	}
+	for t, fts := range tables {
 		byID := map[int64]*KBHit{}
 		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 		for i := range hits {
-			if h := &hits[i]; (h.Lang == "en") == (fts == kbFTSTables[0]) {
+			if h := &hits[i]; (h.Lang == "en") == (t == 0) {
 				byID[h.ID] = h
 				lo, hi = min(lo, h.ID), max(hi, h.ID)
 			}
