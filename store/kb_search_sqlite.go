@@ -67,7 +67,9 @@ func kbDocCountsSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr, ma
 // largest id shown, and the walk decoded each of their doclist entries; ANDed, the kept
 // words (at most about kbBudget articles) lead and the common words' doclists are only
 // sought to each of those. Every hit matches: it was found by those words. A word of
-// both halves is two phrases, whose matches highlight and snippet merge.
+// both halves is two phrases, whose matches highlight and snippet merge. Not when the
+// search wanted every word in title, summary or tags: ANDed anywhere, common words
+// match nearly every article all the same, and the AND only adds work.
 func kbHighlightMatchSQLite(found, all kbExpr) string {
 	m := kbMatchSQLite(all)
 	if found.all || len(found.terms) == len(all.terms) {
