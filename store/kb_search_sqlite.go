@@ -89,11 +89,18 @@ func searchKBSQLite(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]KB
 		// rank is bm25 with the column weights set in the migrations (title 10, summary
 		// and tags 4, body 1); it is negative, better is lower. In the head indexes the
 		// length it normalises by is that of title, summary and tags.
+		//
+		// The best are chosen by SQLite's sort, not by FTS5's ORDER BY rank (the unary +
+		// keeps the order from FTS5): that one ranks every match in a cursor of its own
+		// and then ranks each row returned again in the query's cursor, and bm25 counts
+		// the articles holding each word (a walk of each word's whole doclist) once per
+		// cursor: twice a search. Here each match is ranked once, by one cursor.
 		var part []KBHit
 		err := sqlx.SelectContext(ctx, db, &part, `SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags,
-			a.helpful, a.updated_at, -f.rank AS score
-			FROM `+fts+` f JOIN kb_articles a ON a.id = f.rowid
-			WHERE `+fts+` MATCH ? AND a.status = ? ORDER BY f.rank LIMIT ?`, match, KBPublished, kbCandidates)
+			a.helpful, a.updated_at, -m.r AS score
+			FROM (SELECT rowid AS id, +rank AS r FROM `+fts+` WHERE `+fts+` MATCH ? ORDER BY r LIMIT ?) m
+			JOIN kb_articles a ON a.id = m.id
+			WHERE a.status = ? ORDER BY m.r`, match, kbCandidates, KBPublished)
 		if err != nil {
 			return nil, fmt.Errorf("search kb: %w", err)
 		}
