@@ -328,6 +328,8 @@ func (s *Store) OptimizeKB(ctx context.Context) error {
 		for _, q := range []string{
 			"INSERT INTO kb_fts_en (kb_fts_en) VALUES ('optimize')",
 			"INSERT INTO kb_fts_other (kb_fts_other) VALUES ('optimize')",
+			"INSERT INTO kb_head_en (kb_head_en) VALUES ('optimize')",
+			"INSERT INTO kb_head_other (kb_head_other) VALUES ('optimize')",
 		} {
 			if _, err := s.DB.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("optimize kb: %w", err)

@@ -134,7 +134,7 @@ func (s *Store) searchKB(ctx context.Context, db sqlx.QueryerContext, q KBQuery)
 	if s.Dialect == Postgres {
 		err = highlightKBPostgres(ctx, db, hits, all, q.Snippets)
 	} else {
-		err = highlightKBSQLite(ctx, db, hits, all, q.Snippets)
+		err = highlightKBSQLite(ctx, db, hits, e, all, q.Snippets)
 	}
 	return hits, err
 }

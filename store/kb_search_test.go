@@ -57,11 +57,25 @@ func TestKBQueriesQuoteEveryWord(t *testing.T) {
 		t.Errorf("postgres: %q %q", w, l)
 	}
 	e.all = true
-	if got := kbMatchSQLite(e); got != `{title summary tags} : ("reset" AND "passw"*)` {
+	if got := kbMatchSQLite(e); got != `"reset" AND "passw"*` {
 		t.Errorf("sqlite all: %s", got)
 	}
 	if w, l := kbQueryPostgres(e); w != "" || l != "reset:AB & passw:*AB" {
 		t.Errorf("postgres all: %q %q", w, l)
+	}
+	// The highlight marks every word; it walks the kept ones, unless all were kept or
+	// all are wanted in title, summary or tags.
+	all := kbExpr{terms: []string{"mail", "refused", "550"}, prefix: true}
+	kept := kbExpr{terms: []string{"550"}, prefix: true}
+	if got := kbHighlightMatchSQLite(kept, all); got != `("550"*) AND ("mail" OR "refused" OR "550"*)` {
+		t.Errorf("sqlite highlight: %s", got)
+	}
+	if got := kbHighlightMatchSQLite(all, all); got != `"mail" OR "refused" OR "550"*` {
+		t.Errorf("sqlite highlight, all kept: %s", got)
+	}
+	kept = kbExpr{terms: []string{"mail", "refused"}, all: true}
+	if got := kbHighlightMatchSQLite(kept, all); got != `"mail" OR "refused" OR "550"*` {
+		t.Errorf("sqlite highlight, all in the head: %s", got)
 	}
 }
 
