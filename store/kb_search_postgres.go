@@ -118,8 +118,15 @@ func searchKBPostgres(ctx context.Context, db sqlx.QueryerContext, e kbExpr) ([]
 	// ts_rank_cd weighs title (A) 1.0, summary and tags (B) 0.4, body (D) 0.1;
 	// normalization 1 divides by 1 + log(length), so a long article does not win by
 	// length alone.
+	// When all words are wanted in title, summary or tags, they are ranked there too, as
+	// SQLite does: search_head is a few dozen words, where search would decompress and
+	// walk each article's whole body for words it holds in every article.
+	col := "search"
+	if e.all {
+		col = "search_head"
+	}
 	err := sqlx.SelectContext(ctx, db, &hits, kbTSQuery(e)+`, m AS (`+kbMatchesPostgres(e,
-		"ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, q.en, 1)", "ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a.search, q.other, 1)")+`)
+		"ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a."+col+", q.en, 1)", "ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', a."+col+", q.other, 1)")+`)
 		SELECT a.id, a.slug, a.lang, a.title, a.summary, a.category, a.tags, a.helpful, a.updated_at, m.score
 		FROM (SELECT * FROM m ORDER BY score DESC LIMIT $3) m JOIN kb_articles a ON a.id = m.id
 		ORDER BY m.score DESC`, words, last, kbCandidates)
