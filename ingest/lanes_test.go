@@ -50,3 +50,47 @@ func TestLanes(t *testing.T) {
 		}
 	})
 }
+
+// TestLaneReplyToAStoredMessageDoesNotWait: a reply whose parent is stored already (here
+// the question it answers) is ingested while an older row still waits in another lane;
+// waiting for every older row made the lanes take turns row by row.
+func TestLaneReplyToAStoredMessageDoesNotWait(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		if st.Dialect != store.Postgres {
+			t.Skip("SQLite has one lane: nothing to wait for")
+		}
+		h := newHarness(t, st, 10)
+		h.g.cfg.TrustedDomains = []string{"example.net"}
+		h.spool("c@example.net", support, customer("c@example.net", "q@example.net", "Question"))
+		storetest.MustNotErr(t, "drain", h.g.Drain(h.ctx))
+		// An older row, then the reply, in different lanes; only the reply's lane runs.
+		older := h.spool("other@example.org", support, customer("other@example.org", "o@example.org", "Unrelated"))
+		var reply int64
+		var replyID string
+		for i := 0; ; i++ {
+			replyID = fmt.Sprintf("r%d@example.net", i)
+			reply = h.spool("c@example.net", support, customer("c@example.net", replyID, "Re: Question",
+				"In-Reply-To: <q@example.net>", "References: <q@example.net>"))
+			if reply%int64(len(h.g.lanes)) != older%int64(len(h.g.lanes)) {
+				break
+			}
+		}
+		l := h.g.lanes[reply%int64(len(h.g.lanes))]
+		for range 3 {
+			if _, _, err := h.g.runOnce(h.ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := h.inbound(older); got.Status != store.InboundNew {
+			t.Fatalf("the older row is %q; the test needs it still new", got.Status)
+		}
+		if got := h.inbound(reply); got.Status != store.InboundDone {
+			t.Errorf("the reply is %q while an unrelated older row waits in another lane; want done", got.Status)
+		}
+		q := h.count("SELECT ticket_id FROM messages WHERE message_id = ?", "q@example.net")
+		r := h.count("SELECT ticket_id FROM messages WHERE message_id = ?", replyID)
+		if q != r {
+			t.Errorf("the reply is on ticket %d, its question on %d", r, q)
+		}
+	})
+}
