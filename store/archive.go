@@ -100,7 +100,7 @@ func ImportedOpenTickets(ctx context.Context, q sqlx.QueryerContext, before time
 // Message-ID from this sender, or 0.
 func OurMessage(ctx context.Context, tx *sqlx.Tx, msgid, sender string) (int64, error) {
 	var ids []int64
-	err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT ticket_id FROM messages WHERE message_id = ? AND direction = 'out' AND from_addr = ? ORDER BY id LIMIT 1`), msgid, sender)
+	err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT ticket_id FROM messages WHERE message_id = ? AND message_id <> '' AND direction = 'out' AND from_addr = ? ORDER BY id LIMIT 1`), msgid, sender)
 	if err != nil {
 		return 0, fmt.Errorf("dedupe %s: %w", msgid, err)
 	}
