@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,50 +160,12 @@ func (g *Ingester) Drain(ctx context.Context) error {
 
 // olderWaiting reports whether a spool row older than id is still waiting in another
 // lane: a reply (it names Message-IDs, or came to a ticket's reply address) waits for it,
-// in case it is the message the reply answers. A reply whose ticket is known already
-// (its reply address names it, or a Message-ID it answers is one mxdesk stored or sent)
-// does not wait: what it answers is stored. Most replies are such, and under load
-// waiting for every older row made the lanes take turns row by row.
+// in case it is the message the reply answers.
 func (g *Ingester) olderWaiting(ctx context.Context, q sqlx.QueryerContext, it *item, l *lane) (bool, error) {
 	if l.of <= 1 || !g.isReply(it) {
 		return false, nil
 	}
-	if known, err := g.answersKnown(ctx, q, it); err != nil || known {
-		return false, err
-	}
 	return store.OlderInboundWaiting(ctx, q, it.in.ID, l.n, l.of)
-}
-
-// answersKnownIDs bounds the Message-IDs answersKnown looks up: In-Reply-To and the
-// newest of References.
-const answersKnownIDs = 3
-
-// answersKnown reports whether the ticket a reply belongs to is stored already: it came
-// to a ticket's reply address, or In-Reply-To or one of the newest References is a
-// Message-ID mxdesk stored or sent.
-func (g *Ingester) answersKnown(ctx context.Context, q sqlx.QueryerContext, it *item) (bool, error) {
-	for _, rt := range g.routes(it.in.Rcpt) {
-		if rt.TicketID != 0 {
-			return true, nil
-		}
-	}
-	if it.pm == nil {
-		return false, nil
-	}
-	ids := slices.Clone(it.pm.InReplyTo)
-	for i := len(it.pm.References) - 1; i >= 0 && len(ids) < answersKnownIDs; i-- {
-		ids = append(ids, it.pm.References[i])
-	}
-	for _, id := range ids[:min(len(ids), answersKnownIDs)] {
-		refs, err := store.FindMessageID(ctx, q, id)
-		if err != nil {
-			return false, err
-		}
-		if len(refs) > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // isReply reports whether a message may thread onto a ticket by its headers or its
