@@ -160,10 +160,11 @@ func ThreadIDs(ctx context.Context, q sqlx.QueryerContext, ticketID int64) (all 
 // mail counts (rows with a spool row): an MTA's retry after a lost 250 must not become
 // a second message, whichever side of the conversation it came from.
 //
-// message_id <> ” is for PostgreSQL's plan of the prepared statement: where most
-// messages have no Message-ID (”), its generic plan took message_id = $1 to match most
-// rows and walked the primary key for ORDER BY id LIMIT 1, reading every message, per
-// message ingested. Said outright, the index on message_id is the plan.
+// The condition that message_id is not empty is for PostgreSQL's plan of the prepared
+// statement: where most messages have no Message-ID, its generic plan took
+// message_id = $1 to match most rows and walked the primary key for ORDER BY id LIMIT 1,
+// reading every message, per message ingested. Said outright, the index on message_id
+// is the plan.
 func DuplicateMessage(ctx context.Context, q sqlx.QueryerContext, msgid, sender string, teamID, ticketID int64) (int64, error) {
 	var ids []int64
 	err := sqlx.SelectContext(ctx, q, &ids, rebind(q, `SELECT m.ticket_id FROM messages m JOIN tickets t ON t.id = m.ticket_id
