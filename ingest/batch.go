@@ -67,8 +67,12 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 				g.log.Info("ingest: caught up after the burst")
 			}
 		}
-		if g.caughtUp() {
-			g.idle()
+		if g.caughtUp() && g.Pacing() {
+			// Lanes that have not looked since their last rows count as caught up:
+			// ask the spool itself before letting sessions in.
+			if due, err := g.st.DueInboundLane(ctx, 1, 0, 1); err == nil && len(due) == 0 {
+				g.idle()
+			}
 		}
 		return 0, false, nil
 	}
