@@ -44,7 +44,7 @@ func (g *Ingester) YieldTo(load SMTPLoad, lag time.Duration) { g.load, g.burstLa
 // them: they go at ingest's pace then, and ingest giving way to them would only slow
 // both.
 func (g *Ingester) busy() int {
-	if g.load == nil || g.flow.active.Load() {
+	if g.load == nil || g.Pacing() {
 		return 0
 	}
 	return g.load.Waiting()

@@ -32,8 +32,10 @@ const (
 
 // flow is the pacing state one Ingester shares with the sessions that call Admit.
 type flow struct {
-	mu     sync.Mutex
-	on     bool
+	mu sync.Mutex
+	// on is set while ingest paces the sessions; written under mu, read without it
+	// where a moment's staleness does no harm (busy, before every batch).
+	on     atomic.Bool
 	places int           // rows stored since a session last took one, up to flowMaxPlaces
 	odd    int           // a row stored above the target whose place waits for the next
 	wake   chan struct{} // closed, and replaced, when places are given or pacing ends
@@ -42,8 +44,12 @@ type flow struct {
 	paced, timedOut atomic.Int64
 	// lastAsk is when a session last asked for a place (Unix ns).
 	lastAsk atomic.Int64
-	// active mirrors on for readers that need not take mu (busy, before every batch).
-	active atomic.Bool
+}
+
+// broadcast wakes every session waiting in Admit; f.mu is held.
+func (f *flow) broadcast() {
+	close(f.wake)
+	f.wake = make(chan struct{})
 }
 
 // flowMaxPlaces bounds the places saved up while no session asks for one, so a quiet
@@ -56,11 +62,11 @@ const flowMaxPlaces = 4 * batchRows
 // answering MAIL FROM.
 func (g *Ingester) Admit(ctx context.Context) error {
 	f := &g.flow
-	if !f.active.Load() {
+	if !f.on.Load() {
 		return nil
 	}
 	f.mu.Lock()
-	if !f.on {
+	if !f.on.Load() {
 		f.mu.Unlock()
 		return nil
 	}
@@ -74,7 +80,7 @@ func (g *Ingester) Admit(ctx context.Context) error {
 	g.wakeAll() // an idle lane looks again, and gives places if it has nothing to do
 	t := time.NewTimer(flowMaxWait)
 	defer t.Stop()
-	for f.on && f.places == 0 {
+	for f.on.Load() && f.places == 0 {
 		wake := f.wake
 		f.mu.Unlock()
 		select {
@@ -91,7 +97,7 @@ func (g *Ingester) Admit(ctx context.Context) error {
 		}
 		f.mu.Lock()
 	}
-	if f.on {
+	if f.on.Load() {
 		f.places--
 	}
 	f.mu.Unlock()
@@ -105,7 +111,7 @@ func (g *Ingester) Paced() (paced, timedOut int64) {
 }
 
 // Pacing reports whether the sessions are paced by ingest now.
-func (g *Ingester) Pacing() bool { return g.flow.active.Load() }
+func (g *Ingester) Pacing() bool { return g.flow.on.Load() }
 
 // pace starts pacing the sessions when the oldest row waiting (which arrived at oldest)
 // is BurstLag old: the burst hold has given the sessions all it gives.
@@ -116,11 +122,11 @@ func (g *Ingester) pace(oldest time.Time) {
 	f := &g.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.on {
+	if f.on.Load() {
 		return
 	}
-	f.on, f.places, f.wake = true, 0, make(chan struct{})
-	f.active.Store(true)
+	f.places, f.wake = 0, make(chan struct{})
+	f.on.Store(true)
 	f.lastAsk.Store(time.Now().UnixNano())
 	g.log.Warn("ingest: behind by more than the burst lag, SMTP sessions now wait for ingest before MAIL FROM",
 		"oldest_waiting", time.Since(oldest).Round(time.Millisecond), "burst_lag", g.burstLag)
@@ -134,7 +140,7 @@ func (g *Ingester) stored(n int, oldest time.Time) {
 	f := &g.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.on || n == 0 {
+	if !f.on.Load() || n == 0 {
 		return
 	}
 	if time.Since(oldest) > g.burstLag/2 {
@@ -144,8 +150,7 @@ func (g *Ingester) stored(n int, oldest time.Time) {
 		}
 	}
 	f.places = min(f.places+n, flowMaxPlaces)
-	close(f.wake)
-	f.wake = make(chan struct{})
+	f.broadcast()
 }
 
 // idle is called when ingest has caught up: while sessions still ask, it lets a
@@ -155,17 +160,15 @@ func (g *Ingester) idle() {
 	f := &g.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.on {
+	if !f.on.Load() {
 		return
 	}
 	if time.Since(time.Unix(0, f.lastAsk.Load())) < flowQuiet {
 		f.places = flowMaxPlaces
-		close(f.wake)
-		f.wake = make(chan struct{})
+		f.broadcast()
 		return
 	}
-	f.on = false
-	f.active.Store(false)
-	close(f.wake)
+	f.on.Store(false)
+	f.broadcast()
 	g.log.Info("ingest: caught up, SMTP sessions no longer wait for ingest", "paced_total", f.paced.Load())
 }
