@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,6 +69,8 @@ type instance struct {
 	dns *dnstest.Server
 	// env are extra MXDESK_* variables for serve (keys the extra TOML cannot reach).
 	env []string
+	// moved maps a listen address serve could not bind to the one start moved it to.
+	moved map[string]string
 }
 
 type syncBuffer struct {
@@ -126,10 +129,29 @@ timeout = "2s"
 	return inst
 }
 
-// start runs serve and waits until its SMTP port answers.
+// start runs serve and waits until its SMTP port answers. A port freePort picked can be
+// taken by another process (an outgoing connection's ephemeral port) before serve binds
+// it; then serve exits naming the address, and start moves every listener to fresh ports
+// and tries again.
 func (inst *instance) start() {
 	t := inst.t
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := inst.startOnce()
+		if err == nil {
+			return
+		}
+		if attempt < 3 && strings.Contains(inst.log.String(), "address already in use") {
+			t.Logf("serve could not bind a port picked for it (%v); new ports", err)
+			inst.movePorts()
+			continue
+		}
+		t.Fatalf("%v\n%s", err, inst.log.String())
+	}
+}
+
+func (inst *instance) startOnce() error {
+	t := inst.t
 	inst.log = &syncBuffer{}
 	inst.cmd = exec.Command(binary, "--config", inst.cfgPath, "serve")
 	inst.cmd.Env = append(cleanEnv(), inst.env...)
@@ -138,8 +160,10 @@ func (inst *instance) start() {
 	if err := inst.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	inst.exited = make(chan struct{})
-	go func() { inst.exitErr = inst.cmd.Wait(); close(inst.exited) }()
+	exited := make(chan struct{})
+	inst.exited = exited
+	cmd := inst.cmd
+	go func() { inst.exitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		inst.stop(syscall.SIGKILL)
 		if t.Failed() {
@@ -151,17 +175,54 @@ func (inst *instance) start() {
 		c, err := net.DialTimeout("tcp", inst.smtp, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		select {
-		case <-inst.exited:
-			t.Fatalf("serve exited at start: %v\n%s", inst.exitErr, inst.log.String())
+		case <-exited:
+			return fmt.Errorf("serve exited at start: %v", inst.exitErr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not listen on %s:\n%s", inst.smtp, inst.log.String())
+			return fmt.Errorf("serve did not listen on %s", inst.smtp)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// movePorts gives every listen address in the config a fresh port, and remembers the
+// move so that configs a test wrote from the old file (writeConfig) get it too.
+func (inst *instance) movePorts() {
+	t := inst.t
+	b, err := os.ReadFile(inst.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.moved == nil {
+		inst.moved = map[string]string{}
+	}
+	for _, m := range listenRE.FindAllSubmatch(b, -1) {
+		old := string(m[1])
+		inst.moved[old] = freePort(t)
+		switch old {
+		case inst.smtp:
+			inst.smtp = inst.moved[old]
+		case inst.metrics:
+			inst.metrics = inst.moved[old]
+		}
+	}
+	inst.writeConfig(string(b))
+}
+
+var listenRE = regexp.MustCompile(`(?m)^listen = "([^"]+)"`)
+
+// writeConfig replaces the config file with s, moving the listen addresses start moved.
+func (inst *instance) writeConfig(s string) {
+	inst.t.Helper()
+	for old, moved := range inst.moved {
+		s = strings.ReplaceAll(s, `listen = "`+old+`"`, `listen = "`+moved+`"`)
+	}
+	if err := os.WriteFile(inst.cfgPath, []byte(s), 0o600); err != nil {
+		inst.t.Fatal(err)
 	}
 }
 

@@ -89,9 +89,7 @@ func TestSIGHUPReloadsWithoutDroppingAConnection(t *testing.T) {
 			fmt.Sprintf("hostname = \"mx.example.com\"\ntls_cert = %q\ntls_key = %q", cert, key), 1) + extra
 	}
 	write := func(s string) {
-		if err := os.WriteFile(inst.cfgPath, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		inst.writeConfig(s)
 	}
 	write(withTLS(certA, keyA, ""))
 	inst.start()
@@ -271,9 +269,7 @@ func testSIGHUPDomainsTLSBrand(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 	write := func(s string) {
-		if err := os.WriteFile(inst.cfgPath, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		inst.writeConfig(s)
 	}
 	reloads := 0
 	hup := func() {
