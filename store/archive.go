@@ -97,17 +97,15 @@ func ImportedOpenTickets(ctx context.Context, q sqlx.QueryerContext, before time
 }
 
 // OurMessage returns the ticket already holding the support side's message with this
-// Message-ID from this sender, or 0.
+// Message-ID from this sender, or 0. No ORDER BY id LIMIT 1, for the reason
+// DuplicateMessage gives.
 func OurMessage(ctx context.Context, tx *sqlx.Tx, msgid, sender string) (int64, error) {
-	var ids []int64
-	err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT ticket_id FROM messages WHERE message_id = ? AND message_id <> '' AND direction = 'out' AND from_addr = ? ORDER BY id LIMIT 1`), msgid, sender)
+	var rows []firstMatch
+	err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT id, ticket_id FROM messages WHERE message_id = ? AND message_id <> '' AND direction = 'out' AND from_addr = ?`), msgid, sender)
 	if err != nil {
 		return 0, fmt.Errorf("dedupe %s: %w", msgid, err)
 	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	return ids[0], nil
+	return oldestTicket(rows), nil
 }
 
 // ForBulk readies the connection for long write transactions with savepoints (an
