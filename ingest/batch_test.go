@@ -302,6 +302,28 @@ func TestBatch(t *testing.T) {
 			},
 		},
 		{
+			name: "a row its batch did not reach is not parsed again: every message is parsed once",
+			run: func(t *testing.T, h *harness) {
+				// Sessions always waiting: every batch stops after its first row, and
+				// hands back the others it parsed.
+				h.g.YieldTo(&fakeLoad{waiting: 1}, 0)
+				const n = 12
+				var ins []*store.Inbound
+				for i := range n {
+					from := string(rune('a'+i)) + "p@example.org"
+					ins = append(ins, h.inbound(h.spool(from, support, customer(from, "", "Parsed once"))))
+				}
+				h.g.Notify(ins[:n/2]) // half from the handover, half read back
+				h.drain()
+				if got := h.count("SELECT COUNT(*) FROM inbound WHERE status = 'done'"); got != n {
+					t.Errorf("%d rows done, want %d", got, n)
+				}
+				if got := h.g.parsed.Load(); got != n {
+					t.Errorf("%d messages parsed for %d rows", got, n)
+				}
+			},
+		},
+		{
 			name: "more rows than one batch takes are all ingested by repeated runs",
 			run: func(t *testing.T, h *harness) {
 				const n = batchRows*2 + 5

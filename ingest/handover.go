@@ -9,56 +9,96 @@ import (
 
 // handover keeps the messages the spool has just committed, so ingest parses the bytes
 // smtpd already holds instead of reading every message back from the database (for a
-// 25 MB message, two more copies). It is only a cache: a row missing here is read from
-// the spool, and correctness never depends on it.
+// 25 MB message, two more copies), and the rows a batch parsed but did not reach, so
+// each message is parsed once. It is only a cache: a row missing here is read from the
+// spool, and correctness never depends on it.
 type handover struct {
 	mu    sync.Mutex
-	rows  map[int64]*store.Inbound
+	rows  map[int64]handed
 	bytes int
+}
+
+// handed is a row in the handover: the spool's, or parsed already (it set).
+type handed struct {
+	in *store.Inbound
+	it *item
 }
 
 func (h *handover) put(ins []*store.Inbound) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.rows == nil {
-		h.rows = map[int64]*store.Inbound{}
-	}
 	for _, in := range ins {
-		// cap, not len: the buffer smtpd read into stays alive with the row. A message
-		// bigger than the budget is still taken when it is alone: reading it back would
-		// cost two more copies of it.
-		if in.ID == 0 || h.bytes > 0 && h.bytes+cap(in.Raw) > handoverBytes {
-			continue
-		}
-		if len(in.Raw) > bigMessage {
-			// Parsed from the database in chunks instead (prepare), so smtpd's copy
-			// can go as soon as the session is done with it.
-			continue
-		}
-		h.rows[in.ID] = in
-		h.bytes += cap(in.Raw)
+		h.add(handed{in: in})
 	}
+}
+
+// putItem hands back a parsed row its batch did not reach (the time budget ended the
+// batch, or it waits for another lane): the next batch takes it as it is. On SQLite a
+// batch stores what 5 ms allow, a few rows of the 64 parsed for it, so without this
+// most messages were parsed several times over.
+func (h *handover) putItem(it *item) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.add(handed{in: it.in, it: it})
+}
+
+func (h *handover) add(r handed) {
+	if h.rows == nil {
+		h.rows = map[int64]handed{}
+	}
+	in := r.in
+	// A message bigger than the budget is still taken when it is alone: reading it back
+	// would cost two more copies of it.
+	if in.ID == 0 || h.bytes > 0 && h.bytes+r.size() > handoverBytes {
+		return
+	}
+	if len(in.Raw) > bigMessage {
+		// Parsed from the database in chunks instead (prepare), so smtpd's copy
+		// can go as soon as the session is done with it.
+		return
+	}
+	if old, ok := h.rows[in.ID]; ok {
+		h.bytes -= old.size()
+	}
+	h.rows[in.ID] = r
+	h.bytes += r.size()
+}
+
+// size is what a handed row keeps alive: cap, not len, since the buffer smtpd read into
+// stays alive with the row, and a parsed row's text and attachments too.
+func (r handed) size() int {
+	n := cap(r.in.Raw)
+	if r.it != nil && r.it.pm != nil {
+		n += len(r.it.pm.Text) + len(r.it.pm.HTML)
+		for _, p := range r.it.pm.Attachments {
+			n += len(p.Data)
+		}
+	}
+	return n
 }
 
 // receivedAt is when a handed-over row arrived.
 func (h *handover) receivedAt(id int64) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if in := h.rows[id]; in != nil && !in.ReceivedAt.IsZero() {
-		return in.ReceivedAt, true
+	if r, ok := h.rows[id]; ok && !r.in.ReceivedAt.IsZero() {
+		return r.in.ReceivedAt, true
 	}
 	return time.Time{}, false
 }
 
-func (h *handover) take(id int64) *store.Inbound {
+// take removes a row from the handover: the spool's row (in), or the parsed item a
+// batch handed back (it, with in set too); both nil when the row is not here.
+func (h *handover) take(id int64) (in *store.Inbound, it *item) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	in := h.rows[id]
-	if in != nil {
-		delete(h.rows, id)
-		h.bytes -= cap(in.Raw)
+	r, ok := h.rows[id]
+	if !ok {
+		return nil, nil
 	}
-	return in
+	delete(h.rows, id)
+	h.bytes -= r.size()
+	return r.in, r.it
 }
 
 // forget drops lane l's rows that are no longer due: its rows below the newest due id
@@ -67,10 +107,10 @@ func (h *handover) forget(due []int64, l *lane) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(due) == 0 {
-		for id, in := range h.rows {
+		for id, r := range h.rows {
 			if l.owns(id) {
 				delete(h.rows, id)
-				h.bytes -= cap(in.Raw)
+				h.bytes -= r.size()
 			}
 		}
 		return
@@ -81,10 +121,10 @@ func (h *handover) forget(due []int64, l *lane) {
 		isDue[id] = true
 		last = max(last, id)
 	}
-	for id, in := range h.rows {
+	for id, r := range h.rows {
 		if id < last && !isDue[id] && l.owns(id) {
 			delete(h.rows, id)
-			h.bytes -= cap(in.Raw)
+			h.bytes -= r.size()
 		}
 	}
 }

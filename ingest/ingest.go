@@ -70,6 +70,9 @@ type Ingester struct {
 	// archive is set by NewArchive: old mail, stored at its own date, nothing sent
 	// (archive.go).
 	archive *archiveMode
+	// parsed counts messages parsed: once per row, however many batches it waits
+	// through (handover.putItem).
+	parsed atomic.Int64
 }
 
 // New returns an Ingester that changes tickets through cfg.Tickets.
