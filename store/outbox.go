@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -333,15 +334,48 @@ func (s *Store) InsertOutboxRows(ctx context.Context, q sqlx.ExtContext, rows []
 }
 
 // CountAutomaticSinceMany is CountAutomaticSince for several recipients at once (their
-// locks taken in one statement).
-func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts []string, t time.Time) (map[string]int, error) {
+// locks taken in one statement). A recipient already at limit needs no lock: other
+// transactions can only add to its count, and its mail is held back whatever they do.
+// So a mail loop, or any flood from one address, does not queue every ingest lane
+// behind that address's lock; the others are counted under it as before.
+func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts []string, t time.Time, limit int) (map[string]int, error) {
 	out := make(map[string]int, len(rcpts))
 	if len(rcpts) == 0 {
 		return out, nil
 	}
-	if err := lockRecipients(ctx, q, rcpts); err != nil {
+	if locks(q) {
+		first, err := countAutomatic(ctx, q, rcpts, t)
+		if err != nil {
+			return nil, err
+		}
+		var under []string
+		for _, r := range rcpts {
+			if first[r] >= limit {
+				out[r] = first[r]
+			} else if !slices.Contains(under, r) {
+				under = append(under, r)
+			}
+		}
+		if len(under) == 0 {
+			return out, nil
+		}
+		if err := lockRecipients(ctx, q, under); err != nil {
+			return nil, err
+		}
+		rcpts = under
+	}
+	counts, err := countAutomatic(ctx, q, rcpts, t)
+	if err != nil {
 		return nil, err
 	}
+	for _, r := range rcpts {
+		out[r] = counts[r]
+	}
+	return out, nil
+}
+
+// countAutomatic is the count of CountAutomaticSinceMany, without a lock.
+func countAutomatic(ctx context.Context, q sqlx.QueryerContext, rcpts []string, t time.Time) (map[string]int, error) {
 	query, args, err := sqlx.In(`SELECT rcpt_to, COUNT(*) AS n FROM outbox WHERE rcpt_to IN (?) AND automatic = TRUE
 		AND status IN (`+sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced)+`) AND created_at >= ?
 		GROUP BY rcpt_to`, rcpts, t)
@@ -355,6 +389,7 @@ func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts [
 	if err := sqlx.SelectContext(ctx, q, &rows, rebind(q, query), args...); err != nil {
 		return nil, fmt.Errorf("count outbox to %d recipients: %w", len(rcpts), err)
 	}
+	out := make(map[string]int, len(rows))
 	for _, r := range rows {
 		out[r.Rcpt] = r.N
 	}
@@ -367,10 +402,10 @@ func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts [
 // is nothing to hold a lock for. Two ingest lanes, or a lane and the portal, would
 // otherwise both count 99 and both send the hundredth.
 func lockRecipients(ctx context.Context, q sqlx.QueryerContext, rcpts []string) error {
-	tx, ok := q.(*sqlx.Tx)
-	if !ok || tx.DriverName() != "postgres" || len(rcpts) == 0 {
+	if !locks(q) || len(rcpts) == 0 {
 		return nil
 	}
+	tx := q.(*sqlx.Tx)
 	keys := make([]int64, len(rcpts))
 	for i, r := range rcpts {
 		h := fnv.New64a()
@@ -379,6 +414,12 @@ func lockRecipients(ctx context.Context, q sqlx.QueryerContext, rcpts []string) 
 		keys[i] = int64(h.Sum64())
 	}
 	return lockKeys(ctx, tx, keys, "loop guard recipients")
+}
+
+// locks reports whether lockRecipients takes locks through q: a PostgreSQL transaction.
+func locks(q sqlx.QueryerContext) bool {
+	tx, ok := q.(*sqlx.Tx)
+	return ok && tx.DriverName() == "postgres"
 }
 
 // markQueued arranges the outbound worker's wake-up for rows just written through q:

@@ -193,7 +193,7 @@ func (s *Service) FlushBatch(ctx context.Context, tx *sqlx.Tx, b *store.Batch) e
 		}
 	}
 	if len(rcpts) > 0 {
-		counts, err := store.CountAutomaticSinceMany(ctx, tx, rcpts, s.now().Add(-time.Hour))
+		counts, err := store.CountAutomaticSinceMany(ctx, tx, rcpts, s.now().Add(-time.Hour), s.cfg.MaxAutoPerHour)
 		if err != nil {
 			return err
 		}
