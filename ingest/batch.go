@@ -29,14 +29,13 @@ const (
 	handoverBytes = 16 << 20
 )
 
-// batchTime is how long one ingest transaction may keep adding rows: short on SQLite,
-// whose one connection the spool's writer waits for.
-func batchTime(dialect string) time.Duration {
-	if dialect == store.Postgres {
-		return 25 * time.Millisecond
-	}
-	return 5 * time.Millisecond
-}
+// batchTime is how long one ingest transaction may keep adding rows. It is not what
+// keeps the 250 prompt: a batch stops at the next row once a session waits on the
+// spool (busy), and on SQLite the spool's writer waits for ingest's transaction (one
+// connection). It bounds the work a failed batch redoes row by row, and how stale the
+// batch's view of the sessions is. Once it was 5 ms on SQLite: a batch then stored a few
+// rows and paid a commit for each few; at 25 ms the drain after a burst is faster.
+func batchTime() time.Duration { return 25 * time.Millisecond }
 
 // item is one spool row on its way through a batch.
 type item struct {
@@ -53,8 +52,8 @@ type item struct {
 // runOnce ingests up to two batches of lane l's due rows, parsing the second while the
 // first is written (on SQLite's one writer, parsing was a sixth of ingest's time, spent
 // while the second core idled). Rows parsed and not reached go back to the handover
-// parsed (putItem): a SQLite batch stores what its 5 ms allow, often a few rows of the
-// 64 parsed for it. It returns how many rows it looked at, and whether the
+// parsed (putItem): a batch cut short by a waiting session stores a few rows of the 64
+// parsed for it. It returns how many rows it looked at, and whether the
 // first batch stopped at its first row because that row waits for another lane
 // (olderWaiting).
 func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, err error) {
@@ -263,7 +262,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 		g.runOne(ctx, todo[0], l)
 		return
 	}
-	budget := batchTime(g.st.Dialect)
+	budget := batchTime()
 	start := time.Now()
 	// The spool row is durable and stays due until this commits: on SQLite the commit
 	// need not wait for the disk (store.TxRedoable says why nothing is lost or sent twice).

@@ -33,9 +33,9 @@ func (h *handover) put(ins []*store.Inbound) {
 }
 
 // putItem hands back a parsed row its batch did not reach (the time budget ended the
-// batch, or it waits for another lane): the next batch takes it as it is. On SQLite a
-// batch stores what 5 ms allow, a few rows of the 64 parsed for it, so without this
-// most messages were parsed several times over.
+// batch, a session waited on the spool, or it waits for another lane): the next batch
+// takes it as it is. A batch may store a few rows of the 64 parsed for it, so without
+// this most messages were parsed several times over.
 func (h *handover) putItem(it *item) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
