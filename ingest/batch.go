@@ -30,11 +30,10 @@ const (
 )
 
 // batchTime is how long one ingest transaction may keep adding rows. It is not what
-// keeps the 250 prompt: a batch stops at the next row once a session waits on the
-// spool (busy), and on SQLite the spool's writer waits for ingest's transaction (one
-// connection). It bounds the work a failed batch redoes row by row, and how stale the
-// batch's view of the sessions is. Once it was 5 ms on SQLite: a batch then stored a few
-// rows and paid a commit for each few; at 25 ms the drain after a burst is faster.
+// keeps the 250 prompt: a batch stops at the next row once the sessions need it to
+// (waitedOn). It bounds the work a failed batch redoes row by row, and how stale the
+// batch's view of the sessions gets; long enough that a batch fills (batchRows) and one
+// commit serves many rows.
 func batchTime() time.Duration { return 25 * time.Millisecond }
 
 // item is one spool row on its way through a batch.
@@ -288,7 +287,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 		finished := map[string][]int64{}
 		for i, it := range todo {
 			it.res, it.skipped, it.waits = Result{}, false, false
-			if i > 0 && (time.Since(start) > budget || g.busy() > 0) {
+			if i > 0 && (time.Since(start) > budget || g.waitedOn()) {
 				break // commit what is done; the rest is due again at once
 			}
 			if due[it.in.ID] {

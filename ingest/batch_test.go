@@ -302,6 +302,31 @@ func TestBatch(t *testing.T) {
 			},
 		},
 		{
+			name: "while pacing, a session waiting on the spool cuts a SQLite batch (its spool writer shares ingest's connection)",
+			run: func(t *testing.T, h *harness) {
+				h.g.YieldTo(&fakeLoad{waiting: 1}, time.Second)
+				for i := range 3 {
+					from := string(rune('a'+i)) + "w@example.org"
+					id := h.spool(from, support, customer(from, "", "Waited on"))
+					_, err := h.st.DB.ExecContext(h.ctx, h.st.DB.Rebind("UPDATE inbound SET received_at = ? WHERE id = ?"),
+						store.Now().Add(-time.Hour), id)
+					storetest.MustNotErr(t, "age the row", err)
+				}
+				_, err := h.g.RunOnce(h.ctx)
+				storetest.MustNotErr(t, "run once", err)
+				if !h.g.Pacing() {
+					t.Fatal("not pacing with rows an hour old")
+				}
+				want := 3
+				if h.st.Dialect == store.SQLite {
+					want = 1
+				}
+				if got := h.count("SELECT COUNT(*) FROM inbound WHERE status = 'done'"); got != want {
+					t.Errorf("%d rows stored by the first batch, want %d", got, want)
+				}
+			},
+		},
+		{
 			name: "a row its batch did not reach is not parsed again: every message is parsed once",
 			run: func(t *testing.T, h *harness) {
 				// Sessions always waiting: every batch stops after its first row, and
