@@ -27,14 +27,13 @@ const (
 	// handoverBytes bounds the messages kept in memory between the spool's commit and
 	// ingest; beyond it, ingest reads the row back from the database.
 	handoverBytes = 16 << 20
+	// batchTime is how long one ingest transaction may keep adding rows. It is not what
+	// keeps the 250 prompt: a batch stops at the next row once the sessions need it to
+	// (waitedOn). It bounds the work a failed batch redoes row by row, and how stale the
+	// batch's view of the sessions gets; long enough that a batch fills (batchRows) and
+	// one commit serves many rows.
+	batchTime = 25 * time.Millisecond
 )
-
-// batchTime is how long one ingest transaction may keep adding rows. It is not what
-// keeps the 250 prompt: a batch stops at the next row once the sessions need it to
-// (waitedOn). It bounds the work a failed batch redoes row by row, and how stale the
-// batch's view of the sessions gets; long enough that a batch fills (batchRows) and one
-// commit serves many rows.
-func batchTime() time.Duration { return 25 * time.Millisecond }
 
 // item is one spool row on its way through a batch.
 type item struct {
@@ -261,7 +260,6 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 		g.runOne(ctx, todo[0], l)
 		return
 	}
-	budget := batchTime()
 	start := time.Now()
 	// The spool row is durable and stays due until this commits: on SQLite the commit
 	// need not wait for the disk (store.TxRedoable says why nothing is lost or sent twice).
@@ -287,7 +285,7 @@ func (g *Ingester) runBatch(ctx context.Context, items []*item, l *lane) {
 		finished := map[string][]int64{}
 		for i, it := range todo {
 			it.res, it.skipped, it.waits = Result{}, false, false
-			if i > 0 && (time.Since(start) > budget || g.waitedOn()) {
+			if i > 0 && (time.Since(start) > batchTime || g.waitedOn()) {
 				break // commit what is done; the rest is due again at once
 			}
 			if due[it.in.ID] {

@@ -123,9 +123,7 @@ server = %q
 timeout = "2s"
 %s
 `, dbURL, filepath.Join(dir, "data"), inst.smtp, relay, freePort(t), inst.metrics, inst.dns.Addr, extra)
-	if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inst.writeConfig(cfg)
 	return inst
 }
 
@@ -136,6 +134,13 @@ timeout = "2s"
 func (inst *instance) start() {
 	t := inst.t
 	t.Helper()
+	// One cleanup for every attempt: it stops whichever process is the instance's then.
+	t.Cleanup(func() {
+		inst.stop(syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("serve log:\n%s", inst.log.String())
+		}
+	})
 	for attempt := 1; ; attempt++ {
 		err := inst.startOnce()
 		if err == nil {
@@ -164,12 +169,6 @@ func (inst *instance) startOnce() error {
 	inst.exited = exited
 	cmd := inst.cmd
 	go func() { inst.exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		inst.stop(syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("serve log:\n%s", inst.log.String())
-		}
-	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", inst.smtp, 200*time.Millisecond)

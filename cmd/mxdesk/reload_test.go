@@ -88,9 +88,7 @@ func TestSIGHUPReloadsWithoutDroppingAConnection(t *testing.T) {
 		return strings.Replace(string(orig), `hostname = "mx.example.com"`,
 			fmt.Sprintf("hostname = \"mx.example.com\"\ntls_cert = %q\ntls_key = %q", cert, key), 1) + extra
 	}
-	write := func(s string) {
-		inst.writeConfig(s)
-	}
+	write := inst.writeConfig
 	write(withTLS(certA, keyA, ""))
 	inst.start()
 	if cn := presentedCert(t, inst.smtp); cn != "a.example.com" {
@@ -268,9 +266,7 @@ func testSIGHUPDomainsTLSBrand(t *testing.T, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(s string) {
-		inst.writeConfig(s)
-	}
+	write := inst.writeConfig
 	reloads := 0
 	hup := func() {
 		t.Helper()
