@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -41,15 +42,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback address nothing listens on right now.
+// freePort returns a loopback address nothing listens on right now, for serve to bind a
+// moment later. It is picked below Linux's ephemeral range (32768 and up): a port from
+// that range, free when looked at, could be the local end of another package's outgoing
+// connection (they run beside this one) by the time serve binds it. start moves serve
+// to fresh ports should one be taken all the same.
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(10000)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port in 10000-19999")
+	return ""
 }
 
 // instance is one running `mxdesk serve`.
