@@ -271,6 +271,20 @@ type Notice struct {
 
 	// Articles are knowledge-base articles that may answer a new ticket (acknowledgement).
 	Articles []Article
+
+	// MessageID is the Message-ID to send under (without brackets), from NewMessageID,
+	// for a caller that must know it before composing (ingest composes beside its
+	// transaction); empty: a fresh one.
+	MessageID string
+
+	// What Compose fills in for the templates ({{.Brand.Color}}, the layout's
+	// {{.Subject}} and {{.Labels.View}}); a caller's values are replaced. They are
+	// fields of the Notice because the templates' dot is the Notice itself: a struct
+	// embedding it made every field a promoted one, which text/template finds by a
+	// search that allocates, and methods are looked up by name as slowly.
+	Brand   Brand
+	Subject string // the rendered subject line
+	Labels  Labels // the layout's fixed words, in the notice's language
 }
 
 // Field is a custom field of a ticket, as agents read it.
@@ -286,17 +300,10 @@ type Entry struct {
 	Internal bool
 }
 
-// templateData is what the templates see.
-type templateData struct {
-	Notice
-	Subject string
-	Brand   Brand
-	Labels  labels
-}
+// Labels are the layout's fixed words: the view button and the footer.
+type Labels struct{ View, Footer string }
 
-type labels struct{ View, Footer string }
-
-var labelsByLang = map[string]labels{
+var labelsByLang = map[string]Labels{
 	"en": {View: "View your ticket", Footer: "Reply to this message to answer."},
 	"de": {View: "Ihr Ticket ansehen", Footer: "Antworten Sie einfach auf diese E-Mail."},
 }
@@ -339,19 +346,22 @@ func (c *Composer) Compose(n Notice) (*Mail, error) {
 	if tt == nil || ht == nil {
 		return nil, fmt.Errorf("compose: no template %s", key)
 	}
-	data := templateData{Notice: n, Brand: c.brand, Labels: labelsByLang[n.Lang]}
+	n.Brand, n.Labels, n.Subject = c.brand, labelsByLang[n.Lang], ""
 	var subject, text, html bytes.Buffer
-	if err := tt.ExecuteTemplate(&subject, "subject", data); err != nil {
+	if err := tt.ExecuteTemplate(&subject, "subject", &n); err != nil {
 		return nil, fmt.Errorf("compose %s: subject: %w", key, err)
 	}
-	data.Subject = strings.Join(strings.Fields(subject.String()), " ")
-	if err := tt.ExecuteTemplate(&text, "body", data); err != nil {
+	n.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	if err := tt.ExecuteTemplate(&text, "body", &n); err != nil {
 		return nil, fmt.Errorf("compose %s: text: %w", key, err)
 	}
-	if err := ht.ExecuteTemplate(&html, "layout", data); err != nil {
+	if err := ht.ExecuteTemplate(&html, "layout", &n); err != nil {
 		return nil, fmt.Errorf("compose %s: html: %w", key, err)
 	}
-	id := c.newMessageID()
+	id := n.MessageID
+	if id == "" {
+		id = c.newMessageID()
+	}
 	from := c.from
 	if n.FromName != "" {
 		from.Name = n.FromName
@@ -360,7 +370,7 @@ func (c *Composer) Compose(n Notice) (*Mail, error) {
 	w := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	w("From", from.String())
 	w("To", n.To.String())
-	w("Subject", mime.QEncoding.Encode("utf-8", data.Subject))
+	w("Subject", mime.QEncoding.Encode("utf-8", n.Subject))
 	w("Date", c.now().Format(time.RFC1123Z))
 	w("Message-ID", "<"+id+">")
 	if n.ReplyTo != "" {
