@@ -147,16 +147,30 @@ func trimRefs(ids []string) []string {
 // a batch (store.WithBatch) the row waits for FlushBatch, which decides the whole
 // batch's automatic mail at once.
 func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n outbound.Notice, automatic bool) error {
+	if b := store.BatchOf(ctx); b != nil {
+		// The row is queued now with what the batch's reads of the outbox need
+		// (ticket, kind, recipient, Message-ID); its mail is composed beside the
+		// transaction and is there when FlushBatch writes the rows.
+		n.MessageID = s.cfg.Composer.NewMessageID()
+		row := &store.Outbox{TicketID: &tk.ID, Kind: n.Kind, Automatic: automatic,
+			RcptTo: n.To.Address, MessageID: n.MessageID}
+		b.QueueOutbox(row)
+		b.Beside(func() error {
+			m, err := s.cfg.Composer.Compose(n)
+			if err != nil {
+				return err
+			}
+			row.MailFrom, row.Raw = m.From, m.Raw
+			return nil
+		})
+		return nil
+	}
 	m, err := s.cfg.Composer.Compose(n)
 	if err != nil {
 		return err
 	}
 	row := &store.Outbox{TicketID: &tk.ID, Kind: n.Kind, Automatic: automatic,
 		MailFrom: m.From, RcptTo: m.To, MessageID: m.MessageID, Raw: m.Raw}
-	if b := store.BatchOf(ctx); b != nil {
-		b.QueueOutbox(row)
-		return nil
-	}
 	if automatic {
 		count, err := store.CountAutomaticSince(ctx, tx, m.To, s.now().Add(-time.Hour))
 		if err != nil {
@@ -185,7 +199,10 @@ func (s *Service) suppress(ctx context.Context, tx *sqlx.Tx, row *store.Outbox, 
 // exactly),
 // and the outbox rows and history rows are written a statement per table.
 func (s *Service) FlushBatch(ctx context.Context, tx *sqlx.Tx, b *store.Batch) error {
-	rows := b.TakeOutbox()
+	rows, err := b.TakeOutbox()
+	if err != nil {
+		return err
+	}
 	var rcpts []string
 	for _, r := range rows {
 		if r.Automatic {
