@@ -43,8 +43,6 @@ type Store struct {
 	// (outbox.go); queued holds the open transactions that did.
 	outboxWake func()
 	queued     sync.Map // *sqlx.Tx -> struct{}
-
-	ckpt *checkpointer // SQLite: checkpoints beside the writer (checkpoint.go)
 }
 
 // Open connects to the database named by url: "sqlite:PATH" or "postgres://…".
@@ -52,7 +50,6 @@ type Store struct {
 func Open(ctx context.Context, url string) (*Store, error) {
 	var (
 		drvName, dsn, dialect string
-		ckptDSN               string // SQLite: the checkpointer's connection
 	)
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
@@ -69,10 +66,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// WAL lets readers (the CLI, the portal) run beside the writer. synchronous=FULL
 		// because a 250 promises the message survives power loss, not only a crash.
 		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the
-		// busy timeout instead of failing with SQLITE_BUSY at their first write. No
-		// commit checkpoints: the checkpointer does, beside it (checkpoint.go).
-		ckptDSN = sqliteDSN(path)
-		dsn = ckptDSN + "&_pragma=wal_autocheckpoint(0)"
+		// busy timeout instead of failing with SQLITE_BUSY at their first write.
+		dsn = "file:" + uriPath(path) + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 		drvName, dialect = "sqlite", SQLite
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		drvName, dsn, dialect = "postgres", url, Postgres
@@ -110,21 +106,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
-	st := &Store{DB: db, Dialect: dialect}
-	if ckptDSN != "" {
-		if st.ckpt, err = startCheckpointer(ckptDSN); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open database %s: %w", redact(url), err)
-		}
-	}
-	return st, nil
-}
-
-// sqliteDSN is the driver's name for the database file at path, with the settings
-// every connection to it needs.
-func sqliteDSN(path string) string {
-	return "file:" + uriPath(path) + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
+	return &Store{DB: db, Dialect: dialect}, nil
 }
 
 // uriPath escapes what a SQLite URI filename would read as syntax: a '#' would end the
@@ -187,9 +169,6 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 // Close closes the database handle.
 func (s *Store) Close() error {
 	s.closeReplica()
-	if s.ckpt != nil {
-		s.ckpt.close()
-	}
 	return s.DB.Close()
 }
 
@@ -224,9 +203,6 @@ func (s *Store) runTx(ctx context.Context, b txBeginner, fn func(tx *sqlx.Tx) er
 	}
 	if queued && s.outboxWake != nil {
 		s.outboxWake()
-	}
-	if s.ckpt != nil {
-		s.ckpt.committed()
 	}
 	return nil
 }

@@ -65,9 +65,6 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 		return err
 	}
 	defer st.Close()
-	st.OnCheckpointError(func(err error) {
-		log.Error("database: SQLite checkpoint failed; the write-ahead log grows until one succeeds", "err", err)
-	})
 	// PostgreSQL: the liveness lock other replicas test before resending what this one
 	// claimed (store/replica.go).
 	if err := st.Register(ctx); err != nil {
