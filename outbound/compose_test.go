@@ -155,3 +155,34 @@ func TestLanguageFallsBackToTheDefault(t *testing.T) {
 		}
 	}
 }
+
+// What Compose fills in for the templates is its own: a caller's Brand, Subject or
+// Labels are replaced, and a Message-ID chosen beforehand (ingest's batches) is kept.
+func TestComposeFillsInBrandSubjectAndLabels(t *testing.T) {
+	c := testComposer(t)
+	id := c.NewMessageID()
+	m, err := c.Compose(Notice{Kind: KindAck, Lang: "de", TicketID: 7, TicketSubject: "Rechnung",
+		To: mail.Address{Address: "kunde@example.org"}, Links: Links{View: "https://help.example.com/l/v"},
+		Brand: Brand{Name: "Evil", Color: "#000000"}, Subject: "not this", Labels: Labels{View: "not this"},
+		MessageID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MessageID != id || !bytes.Contains(m.Raw, []byte("Message-ID: <"+id+">")) {
+		t.Errorf("Message-ID %q, want %q chosen beforehand", m.MessageID, id)
+	}
+	env, err := enmime.ReadEnvelope(bytes.NewReader(m.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"Evil", "not this", "#000000"} {
+		if strings.Contains(env.HTML, bad) || strings.Contains(env.Text, bad) || strings.Contains(env.GetHeader("Subject"), bad) {
+			t.Errorf("the caller's %q reached the mail", bad)
+		}
+	}
+	for _, want := range []string{"<title>[#7] Rechnung</title>", "#aa3300", "Ihr Ticket ansehen", "Example Support"} {
+		if !strings.Contains(env.HTML, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, env.HTML)
+		}
+	}
+}
