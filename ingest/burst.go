@@ -53,8 +53,8 @@ func (g *Ingester) busy() int {
 // waitedOn reports whether a batch should stop at the next row for the sessions: when
 // busy says so, and on SQLite whenever a session waits on the spool, pacing or not. Its
 // spool writer shares ingest's one connection, so those sessions (admitted already,
-// their clients waiting for the 250) wait for the batch to commit: a whole batch
-// time under pacing put the 250's p99 at 70 ms in a flood.
+// their clients waiting for the 250) wait for the batch to commit, a whole batch time
+// under pacing.
 func (g *Ingester) waitedOn() bool {
 	if g.load != nil && g.st.Dialect == store.SQLite {
 		return g.load.Waiting() > 0

@@ -18,10 +18,12 @@ type handover struct {
 	bytes int
 }
 
-// handed is a row in the handover: the spool's, or parsed already (it set).
+// handed is a row in the handover: the spool's, or parsed already (it set), and the
+// bytes it counts against handoverBytes, reckoned once when it is added.
 type handed struct {
-	in *store.Inbound
-	it *item
+	in    *store.Inbound
+	it    *item
+	bytes int
 }
 
 func (h *handover) put(ins []*store.Inbound) {
@@ -47,9 +49,10 @@ func (h *handover) add(r handed) {
 		h.rows = map[int64]handed{}
 	}
 	in := r.in
+	r.bytes = r.size()
 	// A message bigger than the budget is still taken when it is alone: reading it back
 	// would cost two more copies of it.
-	if in.ID == 0 || h.bytes > 0 && h.bytes+r.size() > handoverBytes {
+	if in.ID == 0 || h.bytes > 0 && h.bytes+r.bytes > handoverBytes {
 		return
 	}
 	if len(in.Raw) > bigMessage {
@@ -58,10 +61,10 @@ func (h *handover) add(r handed) {
 		return
 	}
 	if old, ok := h.rows[in.ID]; ok {
-		h.bytes -= old.size()
+		h.bytes -= old.bytes
 	}
 	h.rows[in.ID] = r
-	h.bytes += r.size()
+	h.bytes += r.bytes
 }
 
 // size is what a handed row keeps alive: cap, not len, since the buffer smtpd read into
@@ -97,7 +100,7 @@ func (h *handover) take(id int64) (in *store.Inbound, it *item) {
 		return nil, nil
 	}
 	delete(h.rows, id)
-	h.bytes -= r.size()
+	h.bytes -= r.bytes
 	return r.in, r.it
 }
 
@@ -110,7 +113,7 @@ func (h *handover) forget(due []int64, l *lane) {
 		for id, r := range h.rows {
 			if l.owns(id) {
 				delete(h.rows, id)
-				h.bytes -= r.size()
+				h.bytes -= r.bytes
 			}
 		}
 		return
@@ -124,7 +127,7 @@ func (h *handover) forget(due []int64, l *lane) {
 	for id, r := range h.rows {
 		if id < last && !isDue[id] && l.owns(id) {
 			delete(h.rows, id)
-			h.bytes -= r.size()
+			h.bytes -= r.bytes
 		}
 	}
 }

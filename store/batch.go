@@ -63,7 +63,7 @@ func (b *Batch) QueueOutbox(o *Outbox) {
 
 // Beside runs fn on a goroutine of its own while the transaction goes on: work that
 // needs no database and whose result only the batch's end reads, such as composing a
-// queued row's mail. On SQLite's one writer composing took a fifth of ingest's time
+// queued row's mail, which on SQLite's one writer was a large share of ingest's time
 // while the second core idled. TakeOutbox waits for it; a transaction that fails before
 // leaves it to finish and be dropped.
 func (b *Batch) Beside(fn func() error) {

@@ -147,13 +147,13 @@ func trimRefs(ids []string) []string {
 // a batch (store.WithBatch) the row waits for FlushBatch, which decides the whole
 // batch's automatic mail at once.
 func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n outbound.Notice, automatic bool) error {
+	row := &store.Outbox{TicketID: &tk.ID, Kind: n.Kind, Automatic: automatic, RcptTo: n.To.Address}
 	if b := store.BatchOf(ctx); b != nil {
 		// The row is queued now with what the batch's reads of the outbox need
 		// (ticket, kind, recipient, Message-ID); its mail is composed beside the
 		// transaction and is there when FlushBatch writes the rows.
 		n.MessageID = s.cfg.Composer.NewMessageID()
-		row := &store.Outbox{TicketID: &tk.ID, Kind: n.Kind, Automatic: automatic,
-			RcptTo: n.To.Address, MessageID: n.MessageID}
+		row.MessageID = n.MessageID
 		b.QueueOutbox(row)
 		b.Beside(func() error {
 			m, err := s.cfg.Composer.Compose(n)
@@ -169,10 +169,9 @@ func (s *Service) queue(ctx context.Context, tx *sqlx.Tx, tk *store.Ticket, n ou
 	if err != nil {
 		return err
 	}
-	row := &store.Outbox{TicketID: &tk.ID, Kind: n.Kind, Automatic: automatic,
-		MailFrom: m.From, RcptTo: m.To, MessageID: m.MessageID, Raw: m.Raw}
+	row.MailFrom, row.MessageID, row.Raw = m.From, m.MessageID, m.Raw
 	if automatic {
-		count, err := store.CountAutomaticSince(ctx, tx, m.To, s.now().Add(-time.Hour))
+		count, err := store.CountAutomaticSince(ctx, tx, row.RcptTo, s.now().Add(-time.Hour))
 		if err != nil {
 			return err
 		}
