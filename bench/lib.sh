@@ -191,14 +191,34 @@ hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Serve reaches it over its Unix socket, as a local database is normally set up (every
 # statement is a round trip, and the socket's are ~20 % cheaper here); PG_SOCKET=0 uses
 # TCP on 127.0.0.1 instead.
+# PG_STATS=1 loads pg_stat_statements into the cluster: bench/run then writes what the
+# server spent its time on during each smtp-source run and its catch-up to
+# mx-postgres-REP/pg_stat_statements.txt.
 pg_start() { # pg_start DIR -> prints the URL of database "bench"
-  "$ROOT/.ci/postgres" start "$1" "$P_PG" >/dev/null || die "PostgreSQL did not start"
+  local opts=""
+  [ "${PG_STATS:-0}" = 1 ] && opts="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on -c track_io_timing=on"
+  PG_SERVER_OPTS=$opts "$ROOT/.ci/postgres" start "$1" "$P_PG" >/dev/null || die "PostgreSQL did not start"
+  [ "${PG_STATS:-0}" = 1 ] && pg_psql -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
   pg_recreate bench
   if [ "${PG_SOCKET:-1}" = 1 ]; then
     echo "postgres://postgres@/bench?host=$(cd "$1" && pwd)&port=$P_PG&sslmode=disable${PG_URL_PARAMS:+&$PG_URL_PARAMS}"
   else
     echo "postgres://postgres@127.0.0.1:$P_PG/bench?sslmode=disable${PG_URL_PARAMS:+&$PG_URL_PARAMS}"
   fi
+}
+# pg_stats_reset / pg_stats_dump FILE: with PG_STATS=1, start counting afresh / write
+# the statements that took the server's time since, the costliest first.
+pg_stats_reset() { [ "${PG_STATS:-0}" = 1 ] && pg_psql -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null || true; }
+pg_stats_dump() {
+  [ "${PG_STATS:-0}" = 1 ] || return 0
+  pg_psql -d postgres -P pager=off -c "SELECT count(*) AS statements, sum(calls) AS calls,
+      round(sum(total_exec_time)::numeric) AS exec_ms, round(sum(total_plan_time)::numeric) AS plan_ms,
+      sum(wal_bytes) AS wal_bytes FROM pg_stat_statements WHERE toplevel" \
+    -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+      round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+      shared_blks_hit + shared_blks_read AS blks, wal_bytes, toplevel AS top,
+      regexp_replace(left(query, 150), '\s+', ' ', 'g') AS query
+    FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 60" >"$1" 2>&1 || true
 }
 pg_stop() { "$ROOT/.ci/postgres" stop "$1" || true; }
 pg_psql() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$P_PG" -U postgres "$@"; }
