@@ -112,21 +112,30 @@ func LockInbound(ctx context.Context, tx *sqlx.Tx, dialect string, id int64) (bo
 
 // LockInbounds is LockInbound for a batch in one statement; it returns the ids that are
 // locked and still need ingesting. Rows another replica holds are left out.
+//
+// The rows are found by primary key alone and their status is checked here: with the
+// status in the WHERE, PostgreSQL ANDed the primary key with the (status, id) index,
+// reading every waiting row's entry to lock a batch of 32, thousands during a burst.
 func LockInbounds(ctx context.Context, tx *sqlx.Tx, dialect string, ids []int64) (map[int64]bool, error) {
-	q, args, err := sqlx.In("SELECT id FROM inbound WHERE id IN (?) AND status IN ("+sqlList(InboundNew, InboundFailed)+")", ids)
+	q, args, err := sqlx.In("SELECT id, status FROM inbound WHERE id IN (?)", ids)
 	if err != nil {
 		return nil, fmt.Errorf("inbound: lock: %w", err)
 	}
 	if dialect == Postgres {
 		q += " FOR UPDATE SKIP LOCKED"
 	}
-	var got []int64
+	var got []struct {
+		ID     int64  `db:"id"`
+		Status string `db:"status"`
+	}
 	if err := tx.SelectContext(ctx, &got, tx.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("inbound: lock: %w", err)
 	}
 	due := make(map[int64]bool, len(got))
-	for _, id := range got {
-		due[id] = true
+	for _, r := range got {
+		if r.Status == InboundNew || r.Status == InboundFailed {
+			due[r.ID] = true
+		}
 	}
 	return due, nil
 }
