@@ -116,14 +116,23 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 }
 
 // prepareBatch parses the first of ids up to batchRows rows and batchBytes; rest are
-// the ids it did not take.
+// the ids it did not take. The rows the handover does not hold are read in one go.
 func (g *Ingester) prepareBatch(ctx context.Context, ids []int64) (items []*item, rest []int64) {
+	var read map[int64]*store.Inbound
+	if missing := g.handed.missing(ids[:min(len(ids), batchRows)]); len(missing) > 1 {
+		var err error
+		if read, err = store.GetInboundRows(ctx, g.st.DB, missing, bigMessage); err != nil {
+			// Each row is read on its own instead, and fails on its own if it must.
+			g.log.Warn("ingest: could not read a batch's spool rows at once", "rows", len(missing), "err", err)
+			read = nil
+		}
+	}
 	size := 0
 	for i, id := range ids {
 		if size >= batchBytes || i == batchRows {
 			return items, ids[i:]
 		}
-		it := g.prepare(ctx, id)
+		it := g.prepare(ctx, id, read[id])
 		if it == nil {
 			continue
 		}
@@ -181,7 +190,7 @@ func (g *Ingester) caughtUp() bool {
 // Process ingests one spool row in its own transaction. Unlike RunOnce, it leaves
 // recording a failure to the caller.
 func (g *Ingester) Process(ctx context.Context, id int64) error {
-	it := g.prepare(ctx, id)
+	it := g.prepare(ctx, id, nil)
 	if it == nil {
 		return nil
 	}
@@ -194,9 +203,10 @@ func (g *Ingester) Process(ctx context.Context, id int64) error {
 }
 
 // prepare loads and parses a row outside any transaction (the raw message never changes,
-// so the database lock is held only for the writes). It returns nil for a row that is no
+// so the database lock is held only for the writes). read is the row when the batch
+// has read it already (GetInboundRows), else nil. It returns nil for a row that is no
 // longer due.
-func (g *Ingester) prepare(ctx context.Context, id int64) *item {
+func (g *Ingester) prepare(ctx context.Context, id int64, read *store.Inbound) *item {
 	in, ready := g.handed.take(id)
 	if ready != nil {
 		ready.res, ready.skipped, ready.done, ready.waits = Result{}, false, false, false
@@ -204,13 +214,15 @@ func (g *Ingester) prepare(ctx context.Context, id int64) *item {
 	}
 	if in == nil {
 		var err error
-		if in, err = store.GetInboundRow(ctx, g.st.DB, id); err != nil {
-			return &item{in: &store.Inbound{ID: id}, err: fmt.Errorf("ingest %d: %w", id, err)}
+		if in = read; in == nil {
+			if in, err = store.GetInboundRow(ctx, g.st.DB, id); err != nil {
+				return &item{in: &store.Inbound{ID: id}, err: fmt.Errorf("ingest %d: %w", id, err)}
+			}
 		}
 		if in.Status != store.InboundNew && in.Status != store.InboundFailed {
 			return nil
 		}
-		if in.Size <= bigMessage {
+		if in.Size <= bigMessage && in.Raw == nil {
 			if in.Raw, err = store.GetBlob(ctx, g.st.DB, in.RawSHA256); err != nil {
 				return &item{in: in, err: fmt.Errorf("ingest %d: %w", id, err)}
 			}

@@ -48,7 +48,7 @@ func TestCopiesOnTwoReplicasAreStoredOnce(t *testing.T) {
 				wg.Go(func() {
 					var items []*item
 					for _, id := range c.ids {
-						items = append(items, c.g.prepare(h.ctx, id))
+						items = append(items, c.g.prepare(h.ctx, id, nil))
 					}
 					c.g.runBatch(h.ctx, items, c.g.lanes[0])
 					for _, it := range items {

@@ -104,6 +104,19 @@ func (h *handover) take(id int64) (in *store.Inbound, it *item) {
 	return r.in, r.it
 }
 
+// missing returns those of ids the handover does not hold.
+func (h *handover) missing(ids []int64) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int64
+	for _, id := range ids {
+		if _, ok := h.rows[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // forget drops lane l's rows that are no longer due: its rows below the newest due id
 // that were not due (another replica took them), or all of them when nothing was due.
 func (h *handover) forget(due []int64, l *lane) {

@@ -184,6 +184,64 @@ func GetInboundRow(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbou
 	return &in, nil
 }
 
+// GetInboundRows loads the spool rows ids (those that exist) in two statements, not
+// two per row, with the raw message of each row still to ingest whose size is at most
+// maxRaw. Raw stays nil for a bigger message and for one stored in chunks: the caller
+// reads those on their own (GetBlob, OpenBlob). Ingest reads a batch's rows this way
+// when they are not in memory: after a restart, and during a burst bigger than what it
+// keeps.
+func GetInboundRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, maxRaw int64) (map[int64]*Inbound, error) {
+	out := make(map[int64]*Inbound, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In("SELECT * FROM inbound WHERE id IN (?)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("inbound rows: %w", err)
+	}
+	var rows []*Inbound
+	if err := sqlx.SelectContext(ctx, q, &rows, rebind(q, query), args...); err != nil {
+		return nil, fmt.Errorf("inbound rows: %w", err)
+	}
+	var sums []string
+	for _, in := range rows {
+		if err := json.Unmarshal([]byte(in.RcptJSON), &in.Rcpt); err != nil {
+			return nil, fmt.Errorf("inbound %d: rcpt_to: %w", in.ID, err)
+		}
+		out[in.ID] = in
+		if (in.Status == InboundNew || in.Status == InboundFailed) && in.Size <= maxRaw {
+			sums = append(sums, in.RawSHA256)
+		}
+	}
+	if len(sums) == 0 {
+		return out, nil
+	}
+	query, args, err = sqlx.In("SELECT sha256, size, data FROM blobs WHERE sha256 IN (?)", sums)
+	if err != nil {
+		return nil, fmt.Errorf("inbound rows: blobs: %w", err)
+	}
+	var blobs []struct {
+		SHA256 string `db:"sha256"`
+		Size   int64  `db:"size"`
+		Data   []byte `db:"data"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &blobs, rebind(q, query), args...); err != nil {
+		return nil, fmt.Errorf("inbound rows: blobs: %w", err)
+	}
+	whole := make(map[string][]byte, len(blobs))
+	for _, b := range blobs {
+		if int64(len(b.Data)) == b.Size {
+			whole[b.SHA256] = b.Data
+		}
+	}
+	for _, in := range rows {
+		if data, ok := whole[in.RawSHA256]; ok && in.Size <= maxRaw {
+			in.Raw = data
+		}
+	}
+	return out, nil
+}
+
 // CopyKey is the advisory lock key of a message's copies (LockCopies).
 func CopyKey(messageID, sender string) int64 {
 	h := fnv.New64a()

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,5 +57,62 @@ func TestLockInboundsTakesOnlyRowsStillToIngest(t *testing.T) {
 			}
 			return nil
 		}))
+	})
+}
+
+// GetInboundRows reads a batch's rows in two statements; what it cannot hand over whole
+// (a message above the limit, one stored in chunks, a row no longer due) has no Raw, and
+// an id that does not exist is simply absent.
+func TestGetInboundRowsReadsWhatIngestNeeds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		spool := func(raw []byte) int64 {
+			in := &store.Inbound{MailFrom: "a@example.org", Rcpt: []string{"support@example.com"}, Raw: raw}
+			storetest.MustNotErr(t, "spool", st.Tx(ctx, func(tx *sqlx.Tx) error { return store.InsertInbound(ctx, tx, in) }))
+			return in.ID
+		}
+		small := []byte("Subject: small\r\n\r\nhello\r\n")
+		chunked := append([]byte("Subject: big\r\n\r\n"), bytes.Repeat([]byte("x"), 2<<20)...)
+		mid := append([]byte("Subject: mid\r\n\r\n"), bytes.Repeat([]byte("y"), 5000)...)
+		a, twin, big, over, done := spool(small), spool(small), spool(chunked), spool(mid), spool([]byte("Subject: done\r\n\r\n"))
+		storetest.MustNotErr(t, "finish", st.Tx(ctx, func(tx *sqlx.Tx) error {
+			return store.FinishInbounds(ctx, tx, map[string][]int64{store.InboundDone: {done}})
+		}))
+		missing := done + 1000
+		got, err := store.GetInboundRows(ctx, st.DB, []int64{a, twin, big, over, done, missing}, 4<<20)
+		storetest.MustNotErr(t, "read", err)
+		// over is under the limit only with a bigger one: read it again with a smaller limit.
+		small2, err := store.GetInboundRows(ctx, st.DB, []int64{over}, 1000)
+		storetest.MustNotErr(t, "read with a small limit", err)
+		tests := []struct {
+			name string
+			in   *store.Inbound
+			raw  []byte // nil: not handed over whole
+		}{
+			{"small", got[a], small},
+			{"the same bytes in a second row", got[twin], small},
+			{"chunked", got[big], nil},
+			{"under the limit", got[over], mid},
+			{"over the limit", small2[over], nil},
+			{"no longer due", got[done], nil},
+		}
+		for _, tc := range tests {
+			if tc.in == nil {
+				t.Errorf("%s: row not read", tc.name)
+				continue
+			}
+			if !bytes.Equal(tc.in.Raw, tc.raw) || (tc.raw == nil) != (tc.in.Raw == nil) {
+				t.Errorf("%s: Raw is %d bytes, want %d", tc.name, len(tc.in.Raw), len(tc.raw))
+			}
+			if len(tc.in.Rcpt) != 1 || tc.in.Rcpt[0] != "support@example.com" || tc.in.Size == 0 {
+				t.Errorf("%s: row read as %+v", tc.name, tc.in)
+			}
+		}
+		if _, ok := got[missing]; ok || len(got) != 5 {
+			t.Errorf("read %d rows, want the 5 that exist", len(got))
+		}
+		if got[done].Status != store.InboundDone {
+			t.Errorf("done row's status = %q", got[done].Status)
+		}
 	})
 }
