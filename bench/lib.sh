@@ -40,6 +40,8 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN{ if (t > 0) printf "%.0f", n/t; else print 0 }'; }
+# per_msg MS N: milliseconds per message, two decimals; empty when MS is.
+per_msg() { [ -n "$1" ] || return 0; awk -v a="$1" -v n="$2" 'BEGIN{ if (n > 0) printf "%.2f", a/n; else print "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; }
 median() {
   [ $# -gt 0 ] || { echo "-"; return; }
@@ -183,6 +185,21 @@ metric() {
   exec 3<&-
 }
 
+# cpu_ms PID: the CPU time a process has used so far (user and system), in ms.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ms() { awk -v c="$CLK_TCK" '{print int(($14 + $15) * 1000 / c)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# tree_cpu_ms PID: the CPU time a server has used so far: its master process's own,
+# its children's that have exited (reaped by the master: cutime, cstime) and its live
+# children's. pg_cpu_ms DIR and pfx_cpu_ms DIR: the PostgreSQL cluster's and Postfix's.
+tree_cpu_ms() {
+  [ -n "$1" ] || { echo 0; return; }
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v pm="$1" -v c="$CLK_TCK" '
+    $1 == pm {t += $14 + $15 + $16 + $17}
+    $4 == pm {t += $14 + $15}
+    END {print int(t * 1000 / c)}'
+}
+pg_cpu_ms() { tree_cpu_ms "$(head -1 "$1/data/postmaster.pid" 2>/dev/null)"; }
+pfx_cpu_ms() { tree_cpu_ms "$(tr -d ' ' 2>/dev/null <"$1/spool/pid/master.pid")"; }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
@@ -191,13 +208,14 @@ hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Serve reaches it over its Unix socket, as a local database is normally set up (every
 # statement is a round trip, and the socket's are ~20 % cheaper here); PG_SOCKET=0 uses
 # TCP on 127.0.0.1 instead.
-# PG_STATS=1 loads pg_stat_statements into the cluster: bench/run then writes what the
+# PG_SERVER_OPTS adds server options (e.g. "-c log_autovacuum_min_duration=0"); PG_STATS=1
+# loads pg_stat_statements into the cluster: bench/run then writes what the
 # server spent its time on during each smtp-source run and its catch-up to
 # mx-postgres-REP/pg_stat_statements.txt.
 pg_start() { # pg_start DIR -> prints the URL of database "bench"
   local opts=""
   [ "${PG_STATS:-0}" = 1 ] && opts="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on -c track_io_timing=on"
-  PG_SERVER_OPTS=$opts "$ROOT/.ci/postgres" start "$1" "$P_PG" >/dev/null || die "PostgreSQL did not start"
+  PG_SERVER_OPTS="${PG_SERVER_OPTS:-} $opts" "$ROOT/.ci/postgres" start "$1" "$P_PG" >/dev/null || die "PostgreSQL did not start"
   [ "${PG_STATS:-0}" = 1 ] && pg_psql -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
   pg_recreate bench
   if [ "${PG_SOCKET:-1}" = 1 ]; then
