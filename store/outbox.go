@@ -104,14 +104,22 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Outbox, error) {
 		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), t, limit); err != nil {
 			return err
 		}
+		if len(rows) == 0 {
+			return nil
+		}
+		// One statement for the batch, not one per row: every acknowledgement is claimed.
+		ids := make([]int64, len(rows))
 		for i := range rows {
 			rows[i].Attempts++
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, claimed_by = ? WHERE id = ?`),
-				OutboxSending, rows[i].Attempts, t.Add(outboxLease), s.replica, rows[i].ID); err != nil {
-				return err
-			}
+			ids[i] = rows[i].ID
 		}
-		return nil
+		u, args, err := sqlx.In(`UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?, claimed_by = ? WHERE id IN (?)`,
+			OutboxSending, t.Add(outboxLease), s.replica, ids)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(u), args...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
@@ -139,15 +147,17 @@ type Delivery struct {
 	Next   time.Time
 }
 
-// RecordDeliveries records a batch of outcomes in one transaction.
+// RecordDeliveries records a batch of outcomes in one transaction: the deliveries in
+// one statement (nearly every outcome is one), each other outcome in its own.
 func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) error {
 	return s.Tx(ctx, func(tx *sqlx.Tx) error {
 		t := now()
+		var sent []int64
 		for _, d := range ds {
 			var err error
 			switch d.Status {
 			case OutboxSent:
-				_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ?`), OutboxSent, t, d.ID)
+				sent = append(sent, d.ID)
 			case OutboxPending:
 				_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`),
 					OutboxPending, d.Error, d.Next.UTC(), d.ID)
@@ -157,6 +167,16 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) error {
 			if err != nil {
 				return fmt.Errorf("outbox %d: record %s: %w", d.ID, d.Status, err)
 			}
+		}
+		if len(sent) == 0 {
+			return nil
+		}
+		q, args, err := sqlx.In(`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id IN (?)`, OutboxSent, t, sent)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("outbox: record %d sent: %w", len(sent), err)
 		}
 		return nil
 	})
