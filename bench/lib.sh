@@ -193,9 +193,12 @@ cpu_ms() { awk -v c="$CLK_TCK" '{print int(($14 + $15) * 1000 / c)}' "/proc/$1/s
 # children's. pg_cpu_ms DIR and pfx_cpu_ms DIR: the PostgreSQL cluster's and Postfix's.
 tree_cpu_ms() {
   [ -n "$1" ] || { echo 0; return; }
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v pm="$1" -v c="$CLK_TCK" '
-    $1 == pm {t += $14 + $15 + $16 + $17}
-    $4 == pm {t += $14 + $15}
+  # Processes come and go while the files are read: cat's complaints are not failures.
+  # The fields are counted from the end of the name, which may hold spaces.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pm="$1" -v c="$CLK_TCK" '
+    {pid = $1; sub(/^.*\) /, "")}
+    pid == pm {t += $12 + $13 + $14 + $15}
+    pid != pm && $2 == pm {t += $12 + $13}
     END {print int(t * 1000 / c)}'
 }
 pg_cpu_ms() { tree_cpu_ms "$(head -1 "$1/data/postmaster.pid" 2>/dev/null)"; }
