@@ -187,7 +187,7 @@ metric() {
 
 # cpu_ms PID: the CPU time a process has used so far (user and system), in ms.
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ms() { awk -v c="$CLK_TCK" '{print int(($14 + $15) * 1000 / c)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_ms() { awk -v c="$CLK_TCK" '{sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / c)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # tree_cpu_ms PID: the CPU time a server has used so far: its master process's own,
 # its children's that have exited (reaped by the master: cutime, cstime) and its live
 # children's. pg_cpu_ms DIR and pfx_cpu_ms DIR: the PostgreSQL cluster's and Postfix's.

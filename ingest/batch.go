@@ -219,7 +219,7 @@ func (g *Ingester) prepare(ctx context.Context, id int64, read *store.Inbound) *
 				return &item{in: &store.Inbound{ID: id}, err: fmt.Errorf("ingest %d: %w", id, err)}
 			}
 		}
-		if in.Status != store.InboundNew && in.Status != store.InboundFailed {
+		if !store.InboundDue(in.Status) {
 			return nil
 		}
 		if in.Size <= bigMessage && in.Raw == nil {

@@ -22,6 +22,10 @@ const (
 	InboundFailed    = "failed"
 )
 
+// InboundDue reports whether a spool row with this status still needs ingesting: new,
+// or failed and to be retried.
+func InboundDue(status string) bool { return status == InboundNew || status == InboundFailed }
+
 // Inbound is one spooled message: what smtpd answered 250 for.
 type Inbound struct {
 	ID            int64      `db:"id" json:"id"`
@@ -107,7 +111,7 @@ func LockInbound(ctx context.Context, tx *sqlx.Tx, dialect string, id int64) (bo
 	if err := tx.SelectContext(ctx, &status, tx.Rebind(q), id); err != nil {
 		return false, fmt.Errorf("inbound %d: lock: %w", id, err)
 	}
-	return len(status) == 1 && (status[0] == InboundNew || status[0] == InboundFailed), nil
+	return len(status) == 1 && InboundDue(status[0]), nil
 }
 
 // LockInbounds is LockInbound for a batch in one statement; it returns the ids that are
@@ -133,7 +137,7 @@ func LockInbounds(ctx context.Context, tx *sqlx.Tx, dialect string, ids []int64)
 	}
 	due := make(map[int64]bool, len(got))
 	for _, r := range got {
-		if r.Status == InboundNew || r.Status == InboundFailed {
+		if InboundDue(r.Status) {
 			due[r.ID] = true
 		}
 	}
@@ -178,8 +182,8 @@ func GetInboundRow(ctx context.Context, q sqlx.QueryerContext, id int64) (*Inbou
 	if err := sqlx.GetContext(ctx, q, &in, rebind(q, "SELECT * FROM inbound WHERE id = ?"), id); err != nil {
 		return nil, fmt.Errorf("inbound %d: %w", id, notFound(err))
 	}
-	if err := json.Unmarshal([]byte(in.RcptJSON), &in.Rcpt); err != nil {
-		return nil, fmt.Errorf("inbound %d: rcpt_to: %w", id, err)
+	if err := in.decodeRcpt(); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }
@@ -205,11 +209,11 @@ func GetInboundRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, max
 	}
 	var sums []string
 	for _, in := range rows {
-		if err := json.Unmarshal([]byte(in.RcptJSON), &in.Rcpt); err != nil {
-			return nil, fmt.Errorf("inbound %d: rcpt_to: %w", in.ID, err)
+		if err := in.decodeRcpt(); err != nil {
+			return nil, err
 		}
 		out[in.ID] = in
-		if (in.Status == InboundNew || in.Status == InboundFailed) && in.Size <= maxRaw {
+		if InboundDue(in.Status) && in.Size <= maxRaw {
 			sums = append(sums, in.RawSHA256)
 		}
 	}
@@ -240,6 +244,14 @@ func GetInboundRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, max
 		}
 	}
 	return out, nil
+}
+
+// decodeRcpt fills Rcpt from the row's rcpt_to column.
+func (in *Inbound) decodeRcpt() error {
+	if err := json.Unmarshal([]byte(in.RcptJSON), &in.Rcpt); err != nil {
+		return fmt.Errorf("inbound %d: rcpt_to: %w", in.ID, err)
+	}
+	return nil
 }
 
 // CopyKey is the advisory lock key of a message's copies (LockCopies).
