@@ -3,7 +3,12 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -26,6 +31,13 @@ func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 	if s.Dialect != SQLite {
 		return s.Tx(ctx, fn)
 	}
+	return s.txUnsynced(ctx, fn)
+}
+
+// txUnsynced runs fn in a SQLite transaction whose commit does not wait for the disk
+// (synchronous=NORMAL): the commit is in the write-ahead log, in the operating system's
+// cache, until the next fsync of the log (syncWAL, a checkpoint, or a commit with FULL).
+func (s *Store) txUnsynced(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	// SQLite's setting belongs to the connection, which the spool shares: hold the
 	// connection for the whole transaction, and never give it back without FULL.
 	conn, err := s.DB.Connx(ctx)
@@ -44,4 +56,49 @@ func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 		}
 	}()
 	return s.runTx(ctx, conn, fn)
+}
+
+// syncWAL makes every SQLite transaction committed so far durable: it fsyncs the
+// write-ahead log, where a commit with synchronous=NORMAL left its frames. The log is
+// written in order and read back only up to its first torn frame, so the sync covers
+// every earlier commit too. Any descriptor of the file will do (fsync flushes the file,
+// not the descriptor's writes), so it opens the log afresh and never holds a stale one.
+// A commit already moved into the database file by a checkpoint is durable there: a
+// checkpoint syncs the database file before the log may be reused, and with no log left
+// (every connection closed) it syncs the database file itself. A log file it has not
+// seen before (created since) gets its directory synced too, as SQLite does for a new
+// log: without that its name may not survive a power cut.
+func (s *Store) syncWAL() error {
+	path := s.walPath
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		path = strings.TrimSuffix(path, "-wal")
+		f, err = os.Open(path)
+	}
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if s.walSeen != nil && os.SameFile(fi, s.walSeen) {
+		return nil
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
+	}
+	s.walSeen = fi
+	return nil
 }

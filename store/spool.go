@@ -22,10 +22,16 @@ var ErrSpoolClosed = errors.New("spool closed")
 // waiting at that moment and commits them in one transaction, so twenty sessions pay for
 // one fsync instead of twenty. Each Commit call returns only when its own row is durable.
 //
-// SQLite has one writer. PostgreSQL has several: while one writer's commit waits for
-// its fsync, the next takes the messages that arrived meanwhile, instead of letting them
-// wait a whole commit before theirs starts; PostgreSQL flushes concurrent commits
-// together anyway.
+// SQLite has one writer, on the one connection ingest and the outbound worker use too.
+// Its commits do not wait for the disk while they hold that connection: the writer
+// commits without a sync and hands the batch to a syncer, which fsyncs the write-ahead
+// log once for every batch committed meanwhile and only then answers their sessions.
+// The connection is free for the next batch, or for ingest, during the fsync, which
+// had been a quarter of the connection's time in a flood.
+//
+// PostgreSQL has several writers: while one writer's commit waits for its fsync, the
+// next takes the messages that arrived meanwhile, instead of letting them wait a whole
+// commit before theirs starts; PostgreSQL flushes concurrent commits together anyway.
 type Spool struct {
 	st       *Store
 	reqs     chan *spoolReq
@@ -34,7 +40,11 @@ type Spool struct {
 	notify   func(ins []*Inbound)
 	done     chan struct{}
 	stopped  chan struct{}
-	waiting  atomic.Int64 // sessions inside Commit
+	// toSync carries SQLite's committed batches to the syncer (nil on PostgreSQL);
+	// sync is what the syncer calls (Store.syncWAL; a test may slow it down).
+	toSync   chan []*spoolReq
+	sync     func() error
+	waiting  atomic.Int64 // sessions whose row is not yet committed
 	lastWait atomic.Int64 // when a session last entered Commit, Unix nanoseconds
 	redone   atomic.Int64 // batches that failed and were redone row by row
 }
@@ -42,13 +52,14 @@ type Spool struct {
 type spoolReq struct {
 	in  *Inbound
 	err chan error
+	res error // the commit's verdict, until the session is answered
 }
 
 // NewSpool returns a spool writing to st. notify, if not nil, is handed the rows of every
 // committed batch, raw bytes included (ingest wakes on it and parses them without reading
 // them back). It must not block.
 func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
-	return &Spool{
+	sp := &Spool{
 		st:       s,
 		reqs:     make(chan *spoolReq),
 		maxBatch: 128,
@@ -57,19 +68,24 @@ func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	if s.Dialect == SQLite {
+		sp.toSync, sp.sync = make(chan []*spoolReq, 64), s.syncWAL
+	}
+	return sp
 }
 
 // Commit stores in durably and sets in.ID. The caller answers 250 only when it returns nil.
 func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
-	sp.waiting.Add(1)
-	defer sp.waiting.Add(-1)
+	sp.waiting.Add(1) // the writer takes it off once the row is committed
 	sp.lastWait.Store(time.Now().UnixNano())
 	r := &spoolReq{in: in, err: make(chan error, 1)}
 	select {
 	case sp.reqs <- r:
 	case <-sp.done:
+		sp.waiting.Add(-1)
 		return ErrSpoolClosed
 	case <-ctx.Done():
+		sp.waiting.Add(-1)
 		return ctx.Err()
 	}
 	// Once handed over, wait for the verdict even if ctx ends: the row may be committed,
@@ -81,8 +97,10 @@ func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
 // its sessions a second commit, so it should stay at zero.
 func (sp *Spool) Redone() int64 { return sp.redone.Load() }
 
-// Waiting is how many SMTP sessions are waiting for their commit right now: ingest gives
-// way while it is not zero, since a client is waiting for each of them.
+// Waiting is how many SMTP sessions are waiting for their row to be committed right now:
+// ingest gives way while it is not zero, since a client is waiting for each of them.
+// Sessions whose row is committed and waits only for the disk (SQLite's syncer) no
+// longer count: the database is free for ingest meanwhile.
 func (sp *Spool) Waiting() int { return int(sp.waiting.Load()) }
 
 // LastWait is when a session last began waiting for its commit (zero if none has):
@@ -107,11 +125,24 @@ func spoolWriters(dialect string) int {
 // verdict.
 func (sp *Spool) Run(ctx context.Context) {
 	defer close(sp.stopped)
+	synced := make(chan struct{})
+	if sp.toSync != nil {
+		go func() {
+			defer close(synced)
+			sp.syncLoop()
+		}()
+	} else {
+		close(synced)
+	}
 	var wg sync.WaitGroup
 	for range sp.writers {
 		wg.Go(func() { sp.write(ctx) })
 	}
 	wg.Wait()
+	if sp.toSync != nil {
+		close(sp.toSync)
+	}
+	<-synced
 }
 
 // write is one writer's loop.
@@ -134,6 +165,63 @@ func (sp *Spool) write(ctx context.Context) {
 			}
 		}
 		sp.commit(context.WithoutCancel(ctx), batch)
+		if sp.toSync != nil {
+			sp.toSync <- batch
+		} else {
+			sp.answer(batch, nil)
+		}
+		sp.waiting.Add(-int64(len(batch)))
+	}
+}
+
+// syncLoop is SQLite's syncer: it takes every batch committed since its last fsync,
+// fsyncs the write-ahead log once for all of them, and answers their sessions.
+func (sp *Spool) syncLoop() {
+	for batch := range sp.toSync {
+		batches := [][]*spoolReq{batch}
+	gather:
+		for {
+			select {
+			case b, ok := <-sp.toSync:
+				if !ok {
+					break gather
+				}
+				batches = append(batches, b)
+			default:
+				break gather
+			}
+		}
+		err := sp.sync()
+		if err != nil {
+			// The rows are committed but perhaps not on disk: the sessions get a
+			// temporary failure and their senders retry (a copy ingest recognises
+			// by its Message-ID, or a second ticket if it has none).
+			err = fmt.Errorf("spool: %w", err)
+		}
+		for _, b := range batches {
+			sp.answer(b, err)
+		}
+	}
+}
+
+// answer gives each session of a committed batch its verdict (syncErr, if not nil, for
+// the rows that committed) and hands the stored rows to ingest.
+func (sp *Spool) answer(batch []*spoolReq, syncErr error) {
+	var ins []*Inbound
+	if sp.notify != nil {
+		ins = make([]*Inbound, 0, len(batch))
+	}
+	for _, r := range batch {
+		if r.res == nil && syncErr != nil {
+			r.res = syncErr
+		}
+		if r.res == nil && sp.notify != nil {
+			ins = append(ins, r.in)
+		}
+		r.err <- r.res
+	}
+	if len(ins) > 0 {
+		sp.notify(ins)
 	}
 }
 
@@ -147,14 +235,20 @@ func (sp *Spool) Stop() {
 	<-sp.stopped
 }
 
+// commit writes a batch and records each request's verdict in res; on SQLite without
+// waiting for the disk (the syncer does).
 func (sp *Spool) commit(ctx context.Context, batch []*spoolReq) {
+	tx := sp.st.Tx
+	if sp.toSync != nil {
+		tx = sp.st.txUnsynced
+	}
 	var err error
 	if sp.st.Dialect == Postgres && !hasLarge(batch) {
 		// One statement, committed on its own: one round trip instead of four
 		// (BEGIN, two INSERTs, COMMIT), and the fsync all the same.
 		err = insertInboundStatement(ctx, sp.st.DB, batch)
 	} else {
-		err = sp.st.Tx(ctx, func(tx *sqlx.Tx) error { return insertInboundBatch(ctx, tx, batch) })
+		err = tx(ctx, func(tx *sqlx.Tx) error { return insertInboundBatch(ctx, tx, batch) })
 	}
 	if err != nil {
 		// The rolled-back ids mean nothing. One bad row must not fail its neighbours:
@@ -165,30 +259,19 @@ func (sp *Spool) commit(ctx context.Context, batch []*spoolReq) {
 			if len(batch) == 1 {
 				continue
 			}
-			if err1 := sp.st.Tx(ctx, func(tx *sqlx.Tx) error { return InsertInbound(ctx, tx, r.in) }); err1 != nil {
+			if err1 := tx(ctx, func(tx *sqlx.Tx) error { return InsertInbound(ctx, tx, r.in) }); err1 != nil {
 				r.in.ID = 0
-				r.err <- fmt.Errorf("spool: %w", err1)
+				r.res = fmt.Errorf("spool: %w", err1)
 			} else {
-				r.err <- nil
+				r.res = nil
 			}
 		}
 		if len(batch) == 1 {
-			batch[0].err <- fmt.Errorf("spool: %w", err)
+			batch[0].res = fmt.Errorf("spool: %w", err)
 		}
 	} else {
 		for _, r := range batch {
-			r.err <- nil
-		}
-	}
-	if sp.notify != nil {
-		ins := make([]*Inbound, 0, len(batch))
-		for _, r := range batch {
-			if r.in.ID != 0 {
-				ins = append(ins, r.in)
-			}
-		}
-		if len(ins) > 0 {
-			sp.notify(ins)
+			r.res = nil
 		}
 	}
 }

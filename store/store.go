@@ -35,6 +35,12 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	DB      *sqlx.DB
 	Dialect string
+	// walPath is the SQLite database's write-ahead log, which the spool fsyncs itself
+	// (syncWAL); empty on PostgreSQL. walSeen is the log file last synced, whose
+	// directory entry is synced too.
+	walPath string
+	walMu   sync.Mutex
+	walSeen os.FileInfo
 
 	replica int64     // this process's liveness lock number (replica.go); 0: none
 	live    *sql.Conn // the connection holding it
@@ -48,9 +54,7 @@ type Store struct {
 // Open connects to the database named by url: "sqlite:PATH" or "postgres://…".
 // It does not migrate; call Migrate.
 func Open(ctx context.Context, url string) (*Store, error) {
-	var (
-		drvName, dsn, dialect string
-	)
+	var drvName, dsn, dialect, walPath string
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(url, "sqlite:")
@@ -69,7 +73,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// busy timeout instead of failing with SQLITE_BUSY at their first write.
 		dsn = "file:" + uriPath(path) + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
-		drvName, dialect = "sqlite", SQLite
+		drvName, dialect, walPath = "sqlite", SQLite, path+"-wal"
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		drvName, dsn, dialect = "postgres", url, Postgres
 		// Binary parameters: lib/pq otherwise sends []byte (raw mail, attachments) as hex
@@ -106,7 +110,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
-	return &Store{DB: db, Dialect: dialect}, nil
+	return &Store{DB: db, Dialect: dialect, walPath: walPath}, nil
 }
 
 // uriPath escapes what a SQLite URI filename would read as syntax: a '#' would end the
