@@ -41,6 +41,8 @@ type Store struct {
 	walPath string
 	walMu   sync.Mutex
 	walSeen os.FileInfo
+	// dsn opens another SQLite connection to the same file (RunCheckpoints).
+	dsn string
 
 	replica int64     // this process's liveness lock number (replica.go); 0: none
 	live    *sql.Conn // the connection holding it
@@ -110,7 +112,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", redact(url), err)
 	}
-	return &Store{DB: db, Dialect: dialect, walPath: walPath}, nil
+	st := &Store{DB: db, Dialect: dialect, walPath: walPath}
+	if dialect == SQLite {
+		st.dsn = dsn
+	}
+	return st, nil
 }
 
 // uriPath escapes what a SQLite URI filename would read as syntax: a '#' would end the

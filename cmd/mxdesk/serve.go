@@ -174,6 +174,7 @@ func cmdServe(ctx context.Context, cfgPath string, args []string, stderr io.Writ
 	var wg sync.WaitGroup
 	start := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	start(func() { spool.Run(workCtx) })
+	start(func() { st.RunCheckpoints(workCtx, log) })
 	start(func() { ing.Run(workCtx, time.Minute) })
 	start(func() { worker.Run(workCtx) })
 	start(func() { sched.Run(workCtx) })
