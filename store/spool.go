@@ -26,8 +26,7 @@ var ErrSpoolClosed = errors.New("spool closed")
 // Its commits do not wait for the disk while they hold that connection: the writer
 // commits without a sync and hands the batch to a syncer, which fsyncs the write-ahead
 // log once for every batch committed meanwhile and only then answers their sessions.
-// The connection is free for the next batch, or for ingest, during the fsync, which
-// had been a quarter of the connection's time in a flood.
+// The connection is free for the next batch, or for ingest, during the fsync.
 //
 // PostgreSQL has several writers: while one writer's commit waits for its fsync, the
 // next takes the messages that arrived meanwhile, instead of letting them wait a whole
