@@ -63,6 +63,7 @@ func fileSize(t *testing.T, path string) int64 {
 	return fi.Size()
 }
 
+// waitUntil polls cond until it holds, failing the test after 10 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {

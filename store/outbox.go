@@ -213,9 +213,12 @@ func (s *Store) ListOutbox(ctx context.Context, status string, ticketID int64, l
 }
 
 // OldestUnsent returns the creation time of the oldest row still to be sent, or nil.
+// It orders by id + 0, not id: ordered by the primary key, PostgreSQL walked it through
+// every row ever sent to find the first unsent one (the metrics scrape grew with the
+// table); this way it takes the few unsent rows from the status index and sorts them.
 func (s *Store) OldestUnsent(ctx context.Context) (*time.Time, error) {
 	var t []time.Time
-	err := s.DB.SelectContext(ctx, &t, s.DB.Rebind(`SELECT created_at FROM outbox WHERE status IN (`+sqlList(OutboxPending, OutboxSending)+`) ORDER BY id LIMIT 1`))
+	err := s.DB.SelectContext(ctx, &t, s.DB.Rebind(`SELECT created_at FROM outbox WHERE status IN (`+sqlList(OutboxPending, OutboxSending)+`) ORDER BY id + 0 LIMIT 1`))
 	if err != nil || len(t) == 0 {
 		return nil, err
 	}

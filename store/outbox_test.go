@@ -73,3 +73,53 @@ func TestClaimAndRecordOutbox(t *testing.T) {
 		}
 	})
 }
+
+// OldestUnsent is the creation time of the first row (by id) still pending or being
+// sent, whatever was sent, failed or held back before and after it; nil when none is.
+func TestOldestUnsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		oldest := func() *time.Time {
+			t.Helper()
+			o, err := st.OldestUnsent(ctx)
+			storetest.MustNotErr(t, "oldest unsent", err)
+			return o
+		}
+		if o := oldest(); o != nil {
+			t.Fatalf("empty outbox: %v, want nil", o)
+		}
+		var ids []int64
+		for i := range 6 {
+			o := &store.Outbox{Kind: "acknowledgement", MailFrom: "support@example.com", RcptTo: fmt.Sprintf("c%d@example.org", i),
+				MessageID: fmt.Sprintf("<old%d@example.com>", i), Raw: []byte("x")}
+			storetest.MustNotErr(t, "insert", st.InsertOutbox(ctx, st.DB, o))
+			ids = append(ids, o.ID)
+			// Distinct, increasing creation times, one second apart.
+			_, err := st.DB.ExecContext(ctx, st.DB.Rebind("UPDATE outbox SET created_at = ? WHERE id = ?"),
+				time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), o.ID)
+			storetest.MustNotErr(t, "date", err)
+		}
+		set := func(id int64, status string) {
+			t.Helper()
+			_, err := st.DB.ExecContext(ctx, st.DB.Rebind("UPDATE outbox SET status = ? WHERE id = ?"), status, id)
+			storetest.MustNotErr(t, "status", err)
+		}
+		// Before and after the first unsent row: sent, held back, failed; the last row
+		// stays pending.
+		for i, status := range []string{store.OutboxSent, store.OutboxSuppressed, store.OutboxSending, store.OutboxFailed, store.OutboxSent} {
+			set(ids[i], status)
+		}
+		o := oldest()
+		if want := time.Date(2026, 1, 1, 0, 0, 2, 0, time.UTC); o == nil || !o.Equal(want) {
+			t.Fatalf("oldest unsent = %v, want %v (row 2, sending)", o, want)
+		}
+		set(ids[2], store.OutboxSent)
+		if o, want := oldest(), time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC); o == nil || !o.Equal(want) {
+			t.Fatalf("oldest unsent = %v, want %v (row 5, the only pending one)", o, want)
+		}
+		set(ids[5], store.OutboxDropped)
+		if o := oldest(); o != nil {
+			t.Fatalf("nothing unsent: %v, want nil", o)
+		}
+	})
+}

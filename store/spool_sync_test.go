@@ -58,14 +58,6 @@ func TestSQLiteSpoolAnswersAfterTheLogIsSynced(t *testing.T) {
 		storetest.MustNotErr(t, "count spool rows", st.DB.GetContext(qctx, &n, "SELECT count(*) FROM inbound"))
 		return n
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 5 s for %s", what)
-			}
-		}
-	}
 	notAnswered := func(what string, done chan error) {
 		t.Helper()
 		select {
@@ -93,7 +85,7 @@ func TestSQLiteSpoolAnswersAfterTheLogIsSynced(t *testing.T) {
 	// b and c commit while a's sync runs, and wait for the next one.
 	b, c := commit("b"), commit("c")
 	// Waiting() counts a row until its batch is queued for the syncer.
-	waitFor("b and c committed", func() bool { return sp.Waiting() == 0 && rows() == 3 })
+	waitUntil(t, "b and c committed", func() bool { return sp.Waiting() == 0 && rows() == 3 })
 	notAnswered("b", b)
 	release <- nil
 	if err := <-a; err != nil {

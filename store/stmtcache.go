@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"strings"
+	"time"
 )
 
 // Every connection keeps its prepared statements by query text, so a statement mxdesk
@@ -18,12 +19,17 @@ import (
 // A prepared statement also keeps PostgreSQL's plan: after five executions it may switch
 // to a generic plan, chosen with the table sizes of that moment. On a new database that
 // moment is an empty table, and the plan (a sequential scan) would stay for the life of
-// the connection while the table grows. So a statement is prepared afresh
-// after stmtMaxUses executions, and planned again against the tables as they are then.
+// the connection while the table grows. So a statement is prepared afresh after
+// stmtMaxUses executions or stmtMaxAge, whichever comes first, and planned again against
+// the tables as they are then. The age matters for statements run once per batch, not
+// per row (the loop guard's count): in a flood on a new database their first plan
+// scanned every row of a table growing by thousands a second, and a thousand uses
+// took longer than the flood.
 const (
-	stmtCacheSize = 256  // statements per connection; past it the cache starts over
-	stmtCacheArgs = 64   // multi-row INSERTs vary in shape; they are not worth keeping
-	stmtMaxUses   = 1000 // executions before a statement is prepared (and planned) again
+	stmtCacheSize = 256              // statements per connection; past it the cache starts over
+	stmtCacheArgs = 64               // multi-row INSERTs vary in shape; they are not worth keeping
+	stmtMaxUses   = 1000             // executions before a statement is prepared (and planned) again
+	stmtMaxAge    = 10 * time.Second // or this long after it was prepared
 )
 
 // cachingConnector wraps a driver's connector so its connections cache statements.
@@ -36,7 +42,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}}, nil
+	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}, maxAge: stmtMaxAge}, nil
 }
 
 // dsnConnector is a Connector for drivers that only offer Open.
@@ -52,12 +58,14 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 // from one goroutine at a time, so the map needs no lock.
 type cachingConn struct {
 	driver.Conn
-	stmts map[string]*cachedStmt
+	stmts  map[string]*cachedStmt
+	maxAge time.Duration // stmtMaxAge; a test shortens it
 }
 
 type cachedStmt struct {
 	driver.Stmt
-	uses int
+	uses     int
+	prepared time.Time
 }
 
 // cacheable says whether a query is worth a prepared statement: one statement (a
@@ -68,7 +76,7 @@ func cacheable(query string, args int) bool {
 
 func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
 	if st, ok := c.stmts[query]; ok {
-		if st.uses++; st.uses <= stmtMaxUses {
+		if st.uses++; st.uses <= stmtMaxUses && time.Since(st.prepared) < c.maxAge {
 			return st.Stmt, nil
 		}
 		c.forget(query)
@@ -80,7 +88,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, erro
 	if len(c.stmts) >= stmtCacheSize {
 		c.closeStmts()
 	}
-	c.stmts[query] = &cachedStmt{Stmt: st, uses: 1}
+	c.stmts[query] = &cachedStmt{Stmt: st, uses: 1, prepared: time.Now()}
 	return st, nil
 }
 
