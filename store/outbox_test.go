@@ -15,13 +15,7 @@ import (
 func TestClaimAndRecordOutbox(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		var ids []int64
-		for i := range 5 {
-			o := &store.Outbox{Kind: "acknowledgement", MailFrom: "support@example.com", RcptTo: fmt.Sprintf("c%d@example.org", i),
-				MessageID: fmt.Sprintf("<c%d@example.com>", i), Raw: []byte("x")}
-			storetest.MustNotErr(t, "insert", st.InsertOutbox(ctx, st.DB, o))
-			ids = append(ids, o.ID)
-		}
+		ids := insertAcks(ctx, t, st, 5)
 		claimed, err := st.ClaimOutbox(ctx, 4)
 		storetest.MustNotErr(t, "claim", err)
 		if len(claimed) != 4 || claimed[0].ID != ids[0] || claimed[3].ID != ids[3] {
@@ -88,15 +82,11 @@ func TestOldestUnsent(t *testing.T) {
 		if o := oldest(); o != nil {
 			t.Fatalf("empty outbox: %v, want nil", o)
 		}
-		var ids []int64
-		for i := range 6 {
-			o := &store.Outbox{Kind: "acknowledgement", MailFrom: "support@example.com", RcptTo: fmt.Sprintf("c%d@example.org", i),
-				MessageID: fmt.Sprintf("<old%d@example.com>", i), Raw: []byte("x")}
-			storetest.MustNotErr(t, "insert", st.InsertOutbox(ctx, st.DB, o))
-			ids = append(ids, o.ID)
+		ids := insertAcks(ctx, t, st, 6)
+		for i, id := range ids {
 			// Distinct, increasing creation times, one second apart.
 			_, err := st.DB.ExecContext(ctx, st.DB.Rebind("UPDATE outbox SET created_at = ? WHERE id = ?"),
-				time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), o.ID)
+				time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), id)
 			storetest.MustNotErr(t, "date", err)
 		}
 		set := func(id int64, status string) {
@@ -122,4 +112,17 @@ func TestOldestUnsent(t *testing.T) {
 			t.Fatalf("nothing unsent: %v, want nil", o)
 		}
 	})
+}
+
+// insertAcks queues n acknowledgements, to c0@example.org and on, and returns their ids.
+func insertAcks(ctx context.Context, t *testing.T, st *store.Store, n int) []int64 {
+	t.Helper()
+	var ids []int64
+	for i := range n {
+		o := &store.Outbox{Kind: "acknowledgement", MailFrom: "support@example.com", RcptTo: fmt.Sprintf("c%d@example.org", i),
+			MessageID: fmt.Sprintf("<c%d@example.com>", i), Raw: []byte("x")}
+		storetest.MustNotErr(t, "insert", st.InsertOutbox(ctx, st.DB, o))
+		ids = append(ids, o.ID)
+	}
+	return ids
 }
