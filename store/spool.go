@@ -124,14 +124,9 @@ func spoolWriters(dialect string) int {
 // verdict.
 func (sp *Spool) Run(ctx context.Context) {
 	defer close(sp.stopped)
-	synced := make(chan struct{})
+	var syncer sync.WaitGroup
 	if sp.toSync != nil {
-		go func() {
-			defer close(synced)
-			sp.syncLoop()
-		}()
-	} else {
-		close(synced)
+		syncer.Go(sp.syncLoop)
 	}
 	var wg sync.WaitGroup
 	for range sp.writers {
@@ -141,7 +136,7 @@ func (sp *Spool) Run(ctx context.Context) {
 	if sp.toSync != nil {
 		close(sp.toSync)
 	}
-	<-synced
+	syncer.Wait()
 }
 
 // write is one writer's loop.

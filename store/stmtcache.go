@@ -22,9 +22,8 @@ import (
 // the connection while the table grows. So a statement is prepared afresh after
 // stmtMaxUses executions or stmtMaxAge, whichever comes first, and planned again against
 // the tables as they are then. The age matters for statements run once per batch, not
-// per row (the loop guard's count): in a flood on a new database their first plan
-// scanned every row of a table growing by thousands a second, and a thousand uses
-// took longer than the flood.
+// per row (the loop guard's count): on a new database their first plan, made on a
+// nearly empty table, would otherwise outlast a whole flood.
 const (
 	stmtCacheSize = 256              // statements per connection; past it the cache starts over
 	stmtCacheArgs = 64               // multi-row INSERTs vary in shape; they are not worth keeping
@@ -42,7 +41,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}, maxAge: stmtMaxAge}, nil
+	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}}, nil
 }
 
 // dsnConnector is a Connector for drivers that only offer Open.
@@ -58,8 +57,7 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 // from one goroutine at a time, so the map needs no lock.
 type cachingConn struct {
 	driver.Conn
-	stmts  map[string]*cachedStmt
-	maxAge time.Duration // stmtMaxAge; a test shortens it
+	stmts map[string]*cachedStmt
 }
 
 type cachedStmt struct {
@@ -76,7 +74,7 @@ func cacheable(query string, args int) bool {
 
 func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
 	if st, ok := c.stmts[query]; ok {
-		if st.uses++; st.uses <= stmtMaxUses && time.Since(st.prepared) < c.maxAge {
+		if st.uses++; st.uses <= stmtMaxUses && time.Since(st.prepared) < stmtMaxAge {
 			return st.Stmt, nil
 		}
 		c.forget(query)

@@ -17,7 +17,7 @@ func TestCachedStatementIsPreparedAgainWhenOld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cachingConn{Conn: raw, stmts: map[string]*cachedStmt{}, maxAge: time.Hour}
+	c := &cachingConn{Conn: raw, stmts: map[string]*cachedStmt{}}
 	defer c.Close()
 	ctx := context.Background()
 	const q = "SELECT 1"
@@ -26,15 +26,15 @@ func TestCachedStatementIsPreparedAgainWhenOld(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name   string
-		maxAge time.Duration
-		again  bool
+		name  string
+		age   time.Duration // how long ago the cached statement was prepared
+		again bool
 	}{
-		{"young: the same statement", time.Hour, false},
-		{"old: prepared afresh", 0, true},
+		{"young: the same statement", 0, false},
+		{"old: prepared afresh", stmtMaxAge, true},
 	}
 	for _, tc := range tests {
-		c.maxAge = tc.maxAge
+		c.stmts[q].prepared = time.Now().Add(-tc.age)
 		got, err := c.stmt(ctx, q)
 		if err != nil {
 			t.Fatal(err)

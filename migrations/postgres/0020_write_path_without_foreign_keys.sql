@@ -1,10 +1,10 @@
 -- The tables every incoming message writes keep no foreign keys on PostgreSQL. Each key
 -- is a trigger that runs a locking lookup of the parent row (SELECT … FOR KEY SHARE)
 -- per row written: eleven for every new ticket, two more for every spool row and every
--- attachment. Measured over a burst they were a third of the database server's CPU per
--- message, and the whole of it that bought nothing: mxdesk never deletes a ticket, team,
--- contact, user, spool row, message or blob that these rows point at, and takes every
--- id it writes from a row it has just read or written in the same transaction.
+-- attachment. That is the database server's CPU on every message, and it buys nothing
+-- here: mxdesk never deletes a ticket, team, contact, user, spool row, message or blob
+-- that these rows point at, and takes every id it writes from a row it has just read or
+-- written in the same transaction.
 -- SQLite keeps its keys (enforced, and cheap there: no locks, no other process), and the
 -- test suites run on both: a change that wrote a dangling id would fail there.
 ALTER TABLE tickets DROP CONSTRAINT IF EXISTS tickets_team_id_fkey;
