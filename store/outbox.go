@@ -66,9 +66,20 @@ func (s *Store) InsertOutbox(ctx context.Context, q sqlx.ExtContext, o *Outbox) 
 	return nil
 }
 
+// loopGuardCounted is the loop guard's condition on the rows it counts: automatic mail
+// that was not held back (suppressed) or dropped. It is also, word for word, the
+// predicate of the partial index outbox_loop_guard (migration 0021), which holds only
+// these rows, so a recipient's thousands of suppressed rows cost the count nothing. The
+// statuses are literals, not parameters: a database uses a partial index only when it
+// can prove the query implies its predicate, and PostgreSQL's generic plan, prepared
+// once per connection (stmtcache.go), cannot see a parameter's value.
+// TestLoopGuardCountUsesItsIndex holds the two to each other.
+func loopGuardCounted() string {
+	return `automatic = TRUE AND status IN (` + sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced) + `)`
+}
+
 // CountAutomaticSince counts automatic mails queued to rcpt since t (the loop guard's
-// window). Suppressed rows do not count; the statuses are listed, not excluded, so the
-// outbox_loop_guard index seeks to exactly the rows counted. In a transaction it first
+// window): the rows of loopGuardCounted. In a transaction it first
 // takes the recipient's lock (lockRecipients), held until the transaction ends, so the
 // caller's count-then-queue is exact against every other writer.
 func CountAutomaticSince(ctx context.Context, q sqlx.QueryerContext, rcpt string, t time.Time) (int, error) {
@@ -76,12 +87,8 @@ func CountAutomaticSince(ctx context.Context, q sqlx.QueryerContext, rcpt string
 		return 0, err
 	}
 	var n int
-	// The statuses are literals, not parameters: statements are prepared once per
-	// connection (stmtcache.go), and PostgreSQL's generic plan for a parameter list
-	// scans every suppressed row of a flooding address instead of seeking the index.
-	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND automatic = TRUE
-		AND status IN (`+sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced)+`) AND created_at >= ?`),
-		rcpt, t)
+	err := sqlx.GetContext(ctx, q, &n, rebind(q, `SELECT COUNT(*) FROM outbox WHERE rcpt_to = ? AND `+loopGuardCounted()+`
+		AND created_at >= ?`), rcpt, t)
 	if err != nil {
 		return 0, fmt.Errorf("count outbox to %s: %w", rcpt, err)
 	}
@@ -366,6 +373,9 @@ func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts [
 	if len(rcpts) == 0 {
 		return out, nil
 	}
+	// One entry per address: a batch from one sender names it many times, and each
+	// length of the IN list is a statement of its own to prepare and cache.
+	rcpts = slices.Compact(slices.Sorted(slices.Values(rcpts)))
 	if locks(q) {
 		first, err := countAutomatic(ctx, q, rcpts, t)
 		if err != nil {
@@ -375,7 +385,7 @@ func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts [
 		for _, r := range rcpts {
 			if first[r] >= limit {
 				out[r] = first[r]
-			} else if !slices.Contains(under, r) {
+			} else {
 				under = append(under, r)
 			}
 		}
@@ -399,9 +409,8 @@ func CountAutomaticSinceMany(ctx context.Context, q sqlx.QueryerContext, rcpts [
 
 // countAutomatic is the count of CountAutomaticSinceMany, without a lock.
 func countAutomatic(ctx context.Context, q sqlx.QueryerContext, rcpts []string, t time.Time) (map[string]int, error) {
-	query, args, err := sqlx.In(`SELECT rcpt_to, COUNT(*) AS n FROM outbox WHERE rcpt_to IN (?) AND automatic = TRUE
-		AND status IN (`+sqlList(OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxBounced)+`) AND created_at >= ?
-		GROUP BY rcpt_to`, rcpts, t)
+	query, args, err := sqlx.In(`SELECT rcpt_to, COUNT(*) AS n FROM outbox WHERE rcpt_to IN (?) AND `+loopGuardCounted()+`
+		AND created_at >= ? GROUP BY rcpt_to`, rcpts, t)
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", err)
 	}
