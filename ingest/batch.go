@@ -55,7 +55,7 @@ type item struct {
 // first batch stopped at its first row because that row waits for another lane
 // (olderWaiting).
 func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, err error) {
-	ids, err := g.st.DueInboundLane(ctx, 2*batchRows, l.n, l.of)
+	ids, err := g.dueRows(ctx, l, 2*batchRows)
 	if err != nil {
 		return 0, false, err
 	}
@@ -69,7 +69,7 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 		if g.caughtUp() && g.Pacing() {
 			// Lanes that have not looked since their last rows count as caught up:
 			// ask the spool itself before letting sessions in.
-			if due, err := g.st.DueInboundLane(ctx, 1, 0, 1); err == nil && len(due) == 0 {
+			if due, err := g.st.DueInbound(ctx, 1); err == nil && len(due) == 0 {
 				g.idle()
 			}
 		}
@@ -78,7 +78,7 @@ func (g *Ingester) runOnce(ctx context.Context, l *lane) (n int, stalled bool, e
 	oldest := g.oldestDue(ctx, l, ids[0])
 	if g.holdBack(ctx, oldest) {
 		// Rows arrived meanwhile: take the oldest of them all.
-		if ids, err = g.st.DueInboundLane(ctx, 2*batchRows, l.n, l.of); err != nil {
+		if ids, err = g.dueRows(ctx, l, 2*batchRows); err != nil {
 			return 0, false, err
 		}
 	}

@@ -36,6 +36,42 @@ type lane struct {
 	// oldestAt when it arrived (Unix ns).
 	oldestID atomic.Int64
 	oldestAt atomic.Int64
+	// floor is the first row the lane's last scan found, where the next one starts
+	// (dueRows); rescanned is when a scan last began at the spool's start (Unix ns).
+	floor     atomic.Int64
+	rescanned atomic.Int64
+}
+
+// rescanEvery is how often a busy lane looks for its new rows from the spool's start
+// rather than from its floor: for a row that became new below the floor, committed late
+// by another replica's spool, or left new by a batch that rolled back.
+const rescanEvery = time.Second
+
+// dueRows asks for up to limit of lane l's due rows, oldest first, from where its last
+// scan found the first (store.DueInboundLane). A scan from the floor that finds nothing
+// is repeated from the start, so a lane that reports no rows has none, as Drain and the
+// pacing need; a busy lane starts from the start every rescanEvery.
+func (g *Ingester) dueRows(ctx context.Context, l *lane, limit int) ([]int64, error) {
+	t := g.now().UnixNano()
+	from := l.floor.Load()
+	if t-l.rescanned.Load() >= int64(rescanEvery) {
+		from = 0
+	}
+	ids, err := g.st.DueInboundLane(ctx, limit, l.n, l.of, from)
+	if err == nil && len(ids) == 0 && from > 0 {
+		from = 0
+		ids, err = g.st.DueInboundLane(ctx, limit, l.n, l.of, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if from == 0 {
+		l.rescanned.Store(t)
+	}
+	if len(ids) > 0 {
+		l.floor.Store(ids[0])
+	}
+	return ids, nil
 }
 
 func newLanes(n int) []*lane {

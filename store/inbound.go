@@ -61,24 +61,46 @@ func InsertInbound(ctx context.Context, q sqlx.ExtContext, in *Inbound) error {
 // them to keep the first few: during a burst, with thousands waiting, that was 4 % of
 // serve's CPU on SQLite, paid on every batch.
 func (s *Store) DueInbound(ctx context.Context, limit int) ([]int64, error) {
-	return s.DueInboundLane(ctx, limit, 0, 1)
+	return s.DueInboundLane(ctx, limit, 0, 1, 0)
 }
 
+// laneWindow is how many times its share of the oldest new rows a lane looks through
+// (DueInboundLane).
+const laneWindow = 4
+
 // DueInboundLane is DueInbound for one of several ingest lanes: the rows whose id
-// modulo lanes is lane.
-func (s *Store) DueInboundLane(ctx context.Context, limit, lane, lanes int) ([]int64, error) {
-	mine := ""
+// modulo lanes is lane, and of the new ones only those from id from on (failed rows due
+// again are looked for from the start).
+//
+// The from is what spares a busy lane the rows it already ingested. On PostgreSQL a
+// row's old index entries stay until vacuum: every row that was new keeps one under
+// "new", and a scan from the start steps over all of a flood's ingested rows to reach
+// the first still new. The caller knows where its last scan began.
+//
+// A lane looks for its new rows among the oldest laneWindow×limit×lanes new rows, not
+// among all of them. With the MOD inside the index scan, PostgreSQL guessed that few
+// rows would pass it and chose, on every batch, to read all of a flood's new rows
+// (thousands) and sort them, rather than read the index in order and stop once the lane
+// had enough. A LIMIT on the scan itself makes reading in order and stopping the plan.
+// Ids are dealt to the lanes in turn, so each lane's share of any window is about
+// 1/lanes. A lane whose rows all lie past the window, the others far behind, finds
+// nothing until they catch up; they are then busy with older rows than its own.
+func (s *Store) DueInboundLane(ctx context.Context, limit, lane, lanes int, from int64) ([]int64, error) {
+	fresh, mine := `SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+` AND id >= ?`, ""
+	args := []any{from}
 	if lanes > 1 {
 		mine = fmt.Sprintf(" AND MOD(id, %d) = %d", lanes, lane)
+		fresh = `SELECT id FROM (` + fresh + ` ORDER BY id LIMIT ?) AS w WHERE ` + mine[len(" AND "):]
+		args = append(args, laneWindow*limit*lanes)
 	}
+	args = append(args, limit, now(), limit, limit)
 	var ids []int64
 	err := s.DB.SelectContext(ctx, &ids, s.DB.Rebind(`
-		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+mine+` ORDER BY id LIMIT ?) AS fresh
+		SELECT id FROM (`+fresh+` ORDER BY id LIMIT ?) AS fresh
 		UNION ALL
 		SELECT id FROM (SELECT id FROM inbound WHERE status = `+sqlList(InboundFailed)+mine+` AND next_attempt_at <= ?
 			ORDER BY id LIMIT ?) AS retry
-		ORDER BY id LIMIT ?`),
-		limit, now(), limit, limit)
+		ORDER BY id LIMIT ?`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("due inbound: %w", err)
 	}

@@ -223,6 +223,37 @@ func TestDueInboundMergesNewAndRetriesOldestFirst(t *testing.T) {
 				t.Errorf("limit %d: due rows are %q (%v), want %q", tt.limit, got, due, tt.want)
 			}
 		}
+		// Lanes split the same queue by id, each in arrival order.
+		due, err := st.DueInbound(ctx, 10)
+		storetest.MustNotErr(t, "due", err)
+		for _, lanes := range []int{2, 3} {
+			for lane := range lanes {
+				var want []int64
+				for _, id := range due {
+					if int(id%int64(lanes)) == lane {
+						want = append(want, id)
+					}
+				}
+				got, err := st.DueInboundLane(ctx, 10, lane, lanes, 0)
+				storetest.MustNotErr(t, "due in lane", err)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("lane %d of %d: due %v, want %v", lane, lanes, got, want)
+				}
+			}
+		}
+		// From an id on, new rows before it are passed over; failed rows due again are not.
+		from := due[len(due)/2]
+		var want []int64
+		for _, id := range due {
+			if id >= from || state[id] == 'f' {
+				want = append(want, id)
+			}
+		}
+		got, err := st.DueInboundLane(ctx, 10, 0, 1, from)
+		storetest.MustNotErr(t, "due from", err)
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == len(due) {
+			t.Errorf("due from %d: %v, want %v (of %v)", from, got, want, due)
+		}
 	})
 }
 
