@@ -77,8 +77,8 @@ const laneWindow = 4
 // "new", and a scan from the start steps over all of a flood's ingested rows to reach
 // the first still new. The caller knows where its last scan began.
 //
-// A lane looks for its new rows among the oldest laneWindow×limit×lanes new rows, not
-// among all of them. With the MOD inside the index scan, PostgreSQL guessed that few
+// A lane looks for its new rows among the oldest laneWindow×limit×lanes new rows (from
+// from on), not among all of them. With the MOD inside the index scan, PostgreSQL guessed that few
 // rows would pass it and chose, on every batch, to read all of a flood's new rows
 // (thousands) and sort them, rather than read the index in order and stop once the lane
 // had enough. A LIMIT on the scan itself makes reading in order and stopping the plan.
@@ -89,8 +89,9 @@ func (s *Store) DueInboundLane(ctx context.Context, limit, lane, lanes int, from
 	fresh, mine := `SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+` AND id >= ?`, ""
 	args := []any{from}
 	if lanes > 1 {
-		mine = fmt.Sprintf(" AND MOD(id, %d) = %d", lanes, lane)
-		fresh = `SELECT id FROM (` + fresh + ` ORDER BY id LIMIT ?) AS w WHERE ` + mine[len(" AND "):]
+		ours := fmt.Sprintf("MOD(id, %d) = %d", lanes, lane)
+		mine = " AND " + ours
+		fresh = `SELECT id FROM (` + fresh + ` ORDER BY id LIMIT ?) AS w WHERE ` + ours
 		args = append(args, laneWindow*limit*lanes)
 	}
 	args = append(args, limit, now(), limit, limit)
