@@ -37,7 +37,8 @@ type lane struct {
 	oldestID atomic.Int64
 	oldestAt atomic.Int64
 	// floor is the first row the lane's last scan found, where the next one starts
-	// (dueRows); rescanned is when a scan last began at the spool's start (Unix ns).
+	// (dueRows; 0 when it found none); rescanned is when a scan last began at the
+	// spool's start (Unix ns).
 	floor     atomic.Int64
 	rescanned atomic.Int64
 }
@@ -50,7 +51,9 @@ const rescanEvery = time.Second
 // dueRows asks for up to limit of lane l's due rows, oldest first, from where its last
 // scan found the first (store.DueInboundLane). A scan from the floor that finds nothing
 // is repeated from the start, so a lane that reports no rows has none, as Drain and the
-// pacing need; a busy lane starts from the start every rescanEvery.
+// pacing need; a busy lane starts from the start every rescanEvery. A lane that found
+// nothing has no floor: its next look, most often on an idle server, is one scan from
+// the start, not a scan from a stale floor and then another.
 func (g *Ingester) dueRows(ctx context.Context, l *lane, limit int) ([]int64, error) {
 	t := g.now().UnixNano()
 	from := l.floor.Load()
@@ -68,9 +71,11 @@ func (g *Ingester) dueRows(ctx context.Context, l *lane, limit int) ([]int64, er
 	if from == 0 {
 		l.rescanned.Store(t)
 	}
+	var floor int64
 	if len(ids) > 0 {
-		l.floor.Store(ids[0])
+		floor = ids[0]
 	}
+	l.floor.Store(floor)
 	return ids, nil
 }
 

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
-	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -20,7 +19,7 @@ import (
 // PostgreSQL there is nothing to do and it returns at once.
 func TestRunCheckpointsCopiesTheLogBesideTheWriter(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		log := slog.New(slog.DiscardHandler)
 		if st.Dialect == store.Postgres {
 			st.RunCheckpoints(context.Background(), log) // returns, or the test times out
 			return
