@@ -151,7 +151,7 @@ func TestBatch(t *testing.T) {
 			name: "during a burst ingest holds back until the oldest waiting row is BurstLag old, then ingests it all",
 			run: func(t *testing.T, h *harness) {
 				const lag = 300 * time.Millisecond
-				h.g.YieldTo(&fakeLoad{burst: true}, lag)
+				h.g.YieldTo(&fakeLoad{rate: 10 * burstRate}, lag)
 				logs := captureLog(h.g)
 				arrived := time.Now()
 				for i := range 3 {
@@ -184,7 +184,7 @@ func TestBatch(t *testing.T) {
 		{
 			name: "rows already BurstLag old (a restart in a flood) are ingested at once, burst or not",
 			run: func(t *testing.T, h *harness) {
-				h.g.YieldTo(&fakeLoad{burst: true}, time.Hour)
+				h.g.YieldTo(&fakeLoad{rate: 10 * burstRate}, time.Hour)
 				logs := captureLog(h.g)
 				id := h.spool("old@example.org", support, customer("old@example.org", "", "Old"))
 				_, err := h.st.DB.ExecContext(h.ctx, h.st.DB.Rebind("UPDATE inbound SET received_at = ? WHERE id = ?"),
@@ -272,32 +272,19 @@ func TestBatch(t *testing.T) {
 			},
 		},
 		{
-			name: "one message whose session just waited is held for a moment, and the log tells of no burst",
+			name: "mail that is not a burst is ingested at once, whatever the lag, and the log tells of no burst",
 			run: func(t *testing.T, h *harness) {
-				// The session that delivered it waited on the spool a moment ago: that
-				// alone looks like the start of a burst for burstGap, and no longer.
-				load := &fakeLoad{last: time.Now()}
-				h.g.YieldTo(load, BurstLag)
-				logs := captureLog(h.g)
-				h.spool("single@example.org", support, customer("single@example.org", "", "Just one"))
-				h.drain()
-				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 1 {
-					t.Errorf("%d tickets, want 1", got)
-				}
-				if strings.Contains(logs.String(), "burst") {
-					t.Errorf("the log tells of a burst for one message:\n%s", logs)
-				}
-			},
-		},
-		{
-			name: "mail that is not a burst is ingested at once, whatever the lag",
-			run: func(t *testing.T, h *harness) {
-				h.g.YieldTo(&fakeLoad{last: time.Now().Add(-time.Second)}, time.Hour)
+				// Sessions arrive, but fewer than a burst's (one message alone counts
+				// for about 10 a second).
+				h.g.YieldTo(&fakeLoad{rate: burstRate - 1}, time.Hour)
 				logs := captureLog(h.g)
 				h.spool("calm@example.org", support, customer("calm@example.org", "", "Calm"))
 				h.drain()
-				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 1 || strings.Contains(logs.String(), "holding back") {
-					t.Errorf("%d tickets, log %q; want 1 ticket and no holding back", got, logs)
+				if got := h.count("SELECT COUNT(*) FROM tickets"); got != 1 || h.g.heldBack.Load() != 0 {
+					t.Errorf("%d tickets, held back %d times; want 1 ticket, never held", got, h.g.heldBack.Load())
+				}
+				if strings.Contains(logs.String(), "burst") {
+					t.Errorf("the log tells of a burst:\n%s", logs)
 				}
 			},
 		},
@@ -388,23 +375,17 @@ func (h *harness) drain() {
 	h.t.Fatal("rows still due after 1000 runs")
 }
 
-// fakeLoad is an SMTP side that is always waiting (waiting > 0), always in a burst, or
-// last busy at last.
+// fakeLoad is an SMTP side with waiting sessions waiting for the spool and rate a
+// second beginning to.
 type fakeLoad struct {
 	waiting int
-	burst   bool
-	last    time.Time
+	rate    float64
 	asked   atomic.Int64
 }
 
 func (l *fakeLoad) Waiting() int { l.asked.Add(1); return l.waiting }
 
-func (l *fakeLoad) LastWait() time.Time {
-	if l.burst {
-		return time.Now()
-	}
-	return l.last
-}
+func (l *fakeLoad) ArrivalRate() float64 { return l.rate }
 
 // captureLog sends g's log to a buffer the test reads once ingest is done.
 func captureLog(g *Ingester) *bytes.Buffer {

@@ -12,18 +12,26 @@ import (
 // sustained flood slows ingest down but never stops it.
 const yieldMax = 10 * time.Millisecond
 
-// A burst is sessions beginning to wait for the spool less than burstGap apart (hundreds
-// of messages a second; a helpdesk's usual mail is far below that). During one, ingest
-// holds back entirely while the oldest row waiting for it is younger than BurstLag:
-// parsing, threading and the acknowledgement take CPU from the sessions, which have a
-// client waiting (bench/README.md, "Why the code is as it is"). Once the oldest row is
-// BurstLag old ingest runs beside the sessions again, so in a flood that never ends no message waits much longer than
-// BurstLag for its ticket, and ingest takes only the share of the box that keeps it so.
+// A burst is sessions beginning to wait for the spool at burstRate a second or more
+// (a helpdesk's usual mail is far below that). During one, ingest holds back entirely
+// while the oldest row waiting for it is younger than BurstLag: parsing, threading and
+// the acknowledgement take CPU from the sessions, which have a client waiting
+// (bench/README.md, "Why the code is as it is"). Once the oldest row is BurstLag old
+// ingest runs beside the sessions again, so in a flood that never ends no message waits
+// much longer than BurstLag for its ticket, and ingest takes only the share of the box
+// that keeps it so.
+//
+// A rate, not the gap since the last session: twenty clients in step arrive in waves,
+// one per fsync, with pauses between them as long as a client's next connection takes;
+// a gap short enough to end the burst at one message lets ingest in at every pause, and
+// the sessions of the next wave wait behind its transaction.
 const (
-	BurstLag = 10 * time.Second
-	burstGap = 5 * time.Millisecond
+	BurstLag  = 10 * time.Second
+	burstRate = 100
+	// burstPoll is how often a held ingest looks whether the burst is over.
+	burstPoll = 5 * time.Millisecond
 	// burstNotice is how long the oldest row must have waited before the hold is worth
-	// a log line: one message on an idle server is held for a few burstGaps at most.
+	// a log line.
 	burstNotice = time.Second
 )
 
@@ -31,8 +39,9 @@ const (
 type SMTPLoad interface {
 	// Waiting is how many sessions are waiting for their commit now.
 	Waiting() int
-	// LastWait is when a session last began waiting for its commit.
-	LastWait() time.Time
+	// ArrivalRate is how many sessions a second have lately begun waiting for their
+	// commit.
+	ArrivalRate() float64
 }
 
 // YieldTo makes the ingester give way to the SMTP sessions load reports: before each
@@ -79,7 +88,7 @@ func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
 	until := oldest.Add(g.burstLag)
 	for ; ; held = true {
 		now := time.Now()
-		if !now.Before(until) || g.load.Waiting() == 0 && now.Sub(g.load.LastWait()) >= burstGap {
+		if !now.Before(until) || g.load.Waiting() == 0 && g.load.ArrivalRate() < burstRate {
 			return held
 		}
 		g.heldBack.Add(1)
@@ -89,7 +98,7 @@ func (g *Ingester) holdBack(ctx context.Context, oldest time.Time) (held bool) {
 			g.log.Info("ingest: SMTP burst, holding back so sessions go first",
 				"oldest_waiting", now.Sub(oldest).Round(time.Millisecond), "at_most", g.burstLag)
 		}
-		t := time.NewTimer(min(burstGap, until.Sub(now)))
+		t := time.NewTimer(min(burstPoll, until.Sub(now)))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ type Spool struct {
 	toSync   chan []*spoolReq
 	sync     func() error
 	waiting  atomic.Int64 // sessions whose row is not yet committed
-	lastWait atomic.Int64 // when a session last entered Commit, Unix nanoseconds
+	arrivals arrivalRate  // sessions entering Commit
 	redone   atomic.Int64 // batches that failed and were redone row by row
 }
 
@@ -76,7 +77,7 @@ func (s *Store) NewSpool(notify func(ins []*Inbound)) *Spool {
 // Commit stores in durably and sets in.ID. The caller answers 250 only when it returns nil.
 func (sp *Spool) Commit(ctx context.Context, in *Inbound) error {
 	sp.waiting.Add(1) // the writer takes it off once the row is committed
-	sp.lastWait.Store(time.Now().UnixNano())
+	sp.arrivals.add(time.Now())
 	r := &spoolReq{in: in, err: make(chan error, 1)}
 	select {
 	case sp.reqs <- r:
@@ -102,13 +103,43 @@ func (sp *Spool) Redone() int64 { return sp.redone.Load() }
 // longer count: the database is free for ingest meanwhile.
 func (sp *Spool) Waiting() int { return int(sp.waiting.Load()) }
 
-// LastWait is when a session last began waiting for its commit (zero if none has):
-// sessions arriving every few milliseconds are a burst, which ingest lets pass first.
-func (sp *Spool) LastWait() time.Time {
-	if ns := sp.lastWait.Load(); ns != 0 {
-		return time.Unix(0, ns)
+// ArrivalRate is how many sessions a second have lately begun waiting for their commit,
+// each counted with a weight that halves every arrivalHalfLife: hundreds a second are a
+// burst, which ingest lets pass first.
+func (sp *Spool) ArrivalRate() float64 { return sp.arrivals.at(time.Now()) }
+
+// arrivalHalfLife is how fast ArrivalRate forgets. It spans many arrivals of a burst,
+// so the rate stays high through the pauses twenty sessions in step leave between their
+// waves of commits (each answered by the same fsync, each client then opening its next
+// connection), and one message alone counts for little.
+const arrivalHalfLife = 70 * time.Millisecond
+
+// arrivalRate is an exponentially decaying rate of events: each event adds
+// 1/tau per second, which decays by e^(-t/tau), tau = arrivalHalfLife/ln 2.
+type arrivalRate struct {
+	mu   sync.Mutex
+	rate float64 // at last
+	last time.Time
+}
+
+func (a *arrivalRate) add(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.rate = a.decayed(now) + math.Ln2/arrivalHalfLife.Seconds()
+	a.last = now
+}
+
+func (a *arrivalRate) at(now time.Time) float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.decayed(now)
+}
+
+func (a *arrivalRate) decayed(now time.Time) float64 {
+	if a.rate == 0 {
+		return 0
 	}
-	return time.Time{}
+	return a.rate * math.Exp2(-now.Sub(a.last).Seconds()/arrivalHalfLife.Seconds())
 }
 
 // spoolWriters is how many writers commit at once: SQLite has one writer whatever we do;
