@@ -79,7 +79,7 @@ func (s *Store) syncWAL() error {
 		return fmt.Errorf("sync: %w", err)
 	}
 	defer f.Close()
-	if err := f.Sync(); err != nil {
+	if err := dataSync(f); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	fi, err := f.Stat()
