@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -632,5 +634,71 @@ func TestBDATThatStallsEndsTheConnectionWithout250(t *testing.T) {
 	}
 	if len(spool.all()) != 0 {
 		t.Error("a partial or smuggled message was spooled")
+	}
+}
+
+// slowSpool commits after delay, as a busy disk does.
+type slowSpool struct {
+	memSpool
+	delay time.Duration
+}
+
+func (s *slowSpool) Commit(ctx context.Context, in *store.Inbound) error {
+	time.Sleep(s.delay)
+	return s.memSpool.Commit(ctx, in)
+}
+
+// lockedBuffer is a log the server writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestAcceptedLogNamesWhereTheWaitWent: a slow 250 after DATA is explained by its log
+// line: the wait after the body, and of it the commit's share.
+func TestAcceptedLogNamesWhereTheWaitWent(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	var logs lockedBuffer
+	_, addr, _ := start(t, testConfig(), func(s *Server) {
+		s.spool = &slowSpool{delay: delay}
+		s.log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	rc, _ := dial(t, addr)
+	if r := rc.transaction(okHeader + "body\r\n.\r\n"); !strings.HasPrefix(r, "250") {
+		t.Fatalf("reply %q, want 250", r)
+	}
+	line := ""
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "message accepted") {
+			line = l
+		}
+	}
+	field := func(name string) float64 {
+		m := regexp.MustCompile(` ` + name + `=([0-9.]+)`).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("no %s in %q", name, line)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	after, spool, auth := field("after_data_ms"), field("spool_ms"), field("auth_ms")
+	if spool < float64(delay.Milliseconds()) || after < spool+auth || field("ms") < after {
+		t.Errorf("ms=%v after_data_ms=%v spool_ms=%v auth_ms=%v: want spool_ms >= %d, after_data_ms >= spool+auth, ms >= after_data_ms",
+			field("ms"), after, spool, auth, delay.Milliseconds())
 	}
 }

@@ -30,6 +30,9 @@ type runStats struct {
 	FirstErr  string  `json:"first_error,omitempty"`
 	Errors    int64   `json:"errors"`
 	Templates int     `json:"templates"`
+	// CPUms is loadgen's own CPU per message sent, user and system: on a box it shares
+	// with the server, the client's part of what the cores do.
+	CPUms float64 `json:"cpu_ms"`
 }
 
 func cmdRun(args []string) error {
@@ -141,6 +144,11 @@ func cmdRun(args []string) error {
 	st.FirstErr = firstErr
 	if st.Seconds > 0 {
 		st.Rate = float64(st.Accepted) / st.Seconds
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil && st.Sent > 0 {
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		st.CPUms = ms(cpu) / float64(st.Sent)
 	}
 	slices.Sort(lats)
 	st.P50ms, st.P90ms, st.P99ms = pct(lats, 0.50), pct(lats, 0.90), pct(lats, 0.99)
