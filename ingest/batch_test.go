@@ -432,3 +432,23 @@ func TestBatchDefersTheLoopGuard(t *testing.T) {
 		}
 	})
 }
+
+// TestOneSpooledMessageIsNoBurst ties the spool's arrival rate to ingest's threshold
+// with a real spool: one message alone counts about 10 a second, and ingest takes it at
+// once. (How the rate follows waves of sessions: store's TestArrivalRate.)
+func TestOneSpooledMessageIsNoBurst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		sp := st.NewSpool(nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sp.Run(ctx); close(done) }()
+		defer func() { sp.Stop(); cancel(); <-done }()
+		raw := "Message-ID: <1@rate>\r\nFrom: a@example.org\r\nSubject: rate\r\n\r\nbody\r\n"
+		if err := sp.Commit(ctx, &store.Inbound{MailFrom: "a@example.org", Rcpt: support, Raw: []byte(raw)}); err != nil {
+			t.Fatal(err)
+		}
+		if r := sp.ArrivalRate(); r >= burstRate || r <= 0 {
+			t.Errorf("one message: rate %.1f a second, want above 0 and below the burst's %d", r, burstRate)
+		}
+	})
+}
