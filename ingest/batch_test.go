@@ -375,8 +375,8 @@ func (h *harness) drain() {
 	h.t.Fatal("rows still due after 1000 runs")
 }
 
-// fakeLoad is an SMTP side with waiting sessions waiting for the spool and rate a
-// second beginning to.
+// fakeLoad is an SMTP side with waiting sessions waiting for the spool, and rate a
+// second beginning to wait.
 type fakeLoad struct {
 	waiting int
 	rate    float64

@@ -14,13 +14,13 @@ const yieldMax = 10 * time.Millisecond
 
 // A burst is sessions beginning to wait for the spool at burstRate a second or more,
 // less than 5 ms apart on average (a helpdesk's usual mail is far below that; below it
-// the sessions leave the box room enough for ingest beside them). During one, ingest holds back entirely
-// while the oldest row waiting for it is younger than BurstLag: parsing, threading and
-// the acknowledgement take CPU from the sessions, which have a client waiting
-// (bench/README.md, "Why the code is as it is"). Once the oldest row is BurstLag old
-// ingest runs beside the sessions again, so in a flood that never ends no message waits
-// much longer than BurstLag for its ticket, and ingest takes only the share of the box
-// that keeps it so.
+// the sessions leave the box room enough for ingest beside them). During one, ingest
+// holds back entirely while the oldest row waiting for it is younger than BurstLag:
+// parsing, threading and the acknowledgement take CPU from the sessions, which have a
+// client waiting (bench/README.md, "Why the code is as it is"). Once the oldest row is
+// BurstLag old ingest runs beside the sessions again, so in a flood that never ends no
+// message waits much longer than BurstLag for its ticket, and ingest takes only the
+// share of the box that keeps it so.
 //
 // A rate, not the gap since the last session: twenty clients in step arrive in waves,
 // one per fsync, with pauses between them as long as a client's next connection takes;

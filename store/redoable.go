@@ -58,11 +58,11 @@ func (s *Store) txUnsynced(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 	return s.runTx(ctx, conn, fn)
 }
 
-// syncWAL makes every SQLite transaction committed so far durable: it fsyncs the
-// write-ahead log, where a commit with synchronous=NORMAL left its frames. The log is
-// written in order and read back only up to its first torn frame, so the sync covers
-// every earlier commit too. Any descriptor of the file will do (fsync flushes the file,
-// not the descriptor's writes), so it opens the log afresh and never holds a stale one.
+// syncWAL makes every SQLite transaction committed so far durable: it syncs the
+// write-ahead log (dataSync), where a commit with synchronous=NORMAL left its frames. The
+// log is written in order and read back only up to its first torn frame, so the sync
+// covers every earlier commit too. Any descriptor of the file will do (a sync flushes
+// the file, not the descriptor's writes), so it opens the log afresh and never holds a stale one.
 // A commit already moved into the database file by a checkpoint is durable there: a
 // checkpoint syncs the database file before the log may be reused, and with no log left
 // (every connection closed) it syncs the database file itself. A log file it has not
