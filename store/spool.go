@@ -142,13 +142,11 @@ func (a *arrivalRate) decayed(now time.Time) float64 {
 	return a.rate * math.Exp2(-now.Sub(a.last).Seconds()/arrivalHalfLife.Seconds())
 }
 
-// spoolWriters is how many writers commit at once: SQLite has one writer whatever we do.
-// On PostgreSQL several shorten the 250's wait: twenty sessions answered by one flush
-// come back in a wave, and each waits for a free writer before its commit begins; the
-// server flushes concurrent commits together, so more writers cost no more flushes.
+// spoolWriters is how many writers commit at once: SQLite has one writer whatever we do;
+// on PostgreSQL several shorten the 250's wait for large messages.
 func spoolWriters(dialect string) int {
 	if dialect == Postgres {
-		return 8
+		return 4
 	}
 	return 1
 }
