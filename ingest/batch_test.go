@@ -438,11 +438,10 @@ func TestBatchDefersTheLoopGuard(t *testing.T) {
 // once. (How the rate follows waves of sessions: store's TestArrivalRate.)
 func TestOneSpooledMessageIsNoBurst(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
 		sp := st.NewSpool(nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { sp.Run(ctx); close(done) }()
-		defer func() { sp.Stop(); cancel(); <-done }()
+		go sp.Run(ctx) // Stop waits for it
+		defer sp.Stop()
 		raw := "Message-ID: <1@rate>\r\nFrom: a@example.org\r\nSubject: rate\r\n\r\nbody\r\n"
 		if err := sp.Commit(ctx, &store.Inbound{MailFrom: "a@example.org", Rcpt: support, Raw: []byte(raw)}); err != nil {
 			t.Fatal(err)

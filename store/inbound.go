@@ -78,10 +78,10 @@ const laneWindow = 4
 // the first still new. The caller knows where its last scan began.
 //
 // A lane looks for its new rows among the oldest laneWindow×limit×lanes new rows (from
-// from on), not among all of them. With the MOD inside the index scan, PostgreSQL guessed that few
-// rows would pass it and chose, on every batch, to read all of a flood's new rows
-// (thousands) and sort them, rather than read the index in order and stop once the lane
-// had enough. A LIMIT on the scan itself makes reading in order and stopping the plan.
+// from on), not among all of them. With the MOD inside the index scan, PostgreSQL
+// guessed that few rows would pass it and chose, on every batch, to read all of a
+// flood's new rows (thousands) and sort them, rather than read the index in order and
+// stop once the lane had enough. A LIMIT on the scan itself makes reading in order and stopping the plan.
 // Ids are dealt to the lanes in turn, so each lane's share of any window is about
 // 1/lanes. A lane whose rows all lie past the window, the others far behind, finds
 // nothing until they catch up; they are then busy with older rows than its own.

@@ -135,10 +135,8 @@ func (a *arrivalRate) at(now time.Time) float64 {
 	return a.decayed(now)
 }
 
+// decayed is the rate at now; with no event yet it is 0 (0 × anything).
 func (a *arrivalRate) decayed(now time.Time) float64 {
-	if a.rate == 0 {
-		return 0
-	}
 	return a.rate * math.Exp2(-now.Sub(a.last).Seconds()/arrivalHalfLife.Seconds())
 }
 
