@@ -298,12 +298,13 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 		if len(cur) == cap(cur) {
 			chunks = append(chunks, cur)
 			// Chunks grow with the message, up to chunkSize, so a 70 KB message does
-			// not allocate a megabyte.
+			// not allocate a megabyte; the first is small, as most mail sent without
+			// SIZE= is only a little past the first buffer.
 			total := 0
 			for _, c := range chunks {
 				total += len(c)
 			}
-			cur = make([]byte, 0, min(chunkSize, max(64<<10, total)))
+			cur = make([]byte, 0, min(chunkSize, max(16<<10, total)))
 		}
 		n, err := r.Read(cur[len(cur):cap(cur)])
 		cur = cur[:len(cur)+n]
