@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,26 +36,45 @@ func (s *Store) TxRedoable(ctx context.Context, fn func(tx *sqlx.Tx) error) erro
 // txUnsynced runs fn in a SQLite transaction whose commit does not wait for the disk
 // (synchronous=NORMAL): the commit is in the write-ahead log, in the operating system's
 // cache, until the next fsync of the log (syncWAL, a checkpoint, or a commit with FULL).
+//
+// The setting belongs to the connection, which the spool shares: the transaction holds
+// the connection throughout, and leaves it with NORMAL for the next unsynced
+// transaction (the spool's next batch, mostly), which then sets nothing; whatever else
+// uses the connection next sets FULL back first (cachingConn.ready). Setting it and
+// setting it back on every transaction were two statements more per spool commit.
 func (s *Store) txUnsynced(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	// SQLite's setting belongs to the connection, which the spool shares: hold the
-	// connection for the whole transaction, and never give it back without FULL.
 	conn, err := s.DB.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		return fmt.Errorf("begin: synchronous: %w", err)
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
-			// The spool's commits must wait for the disk: a connection that cannot be
-			// set back is closed, and the next one opens with FULL (Open's DSN).
-			conn.Raw(func(any) error { return driver.ErrBadConn })
+	var normal bool
+	if err := conn.Raw(func(dc any) error {
+		c, ok := dc.(*cachingConn)
+		if !ok {
+			return fmt.Errorf("begin: connection %T is not the store's", dc)
 		}
-	}()
+		c.held, normal = true, c.restore == syncFull
+		return nil
+	}); err != nil {
+		return err
+	}
+	defer conn.Raw(func(dc any) error {
+		// Whatever happened, the next use but an unsynced transaction sets FULL.
+		c := dc.(*cachingConn)
+		c.held, c.restore = false, syncFull
+		return nil
+	})
+	if !normal {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+			return fmt.Errorf("begin: synchronous: %w", err)
+		}
+	}
 	return s.runTx(ctx, conn, fn)
 }
+
+// syncFull sets SQLite's commits back to waiting for the disk, as the DSN opens them.
+const syncFull = "PRAGMA synchronous = FULL"
 
 // syncWAL makes every SQLite transaction committed so far durable: it syncs the
 // write-ahead log (dataSync), where a commit with synchronous=NORMAL left its frames. The

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -104,5 +105,49 @@ func TestTxRedoableHoldsTheSQLiteConnection(t *testing.T) {
 	storetest.MustNotErr(t, "redoable tx", <-done)
 	if v := <-got; v != "2" {
 		t.Errorf("the query after it saw synchronous=%s, want 2 (FULL)", v)
+	}
+}
+
+// The spool commits one unsynced transaction after another on SQLite's one connection:
+// the first sets NORMAL, the next find it so, and only another use of the connection
+// sets FULL back, before it runs.
+func TestUnsyncedTransactionsInARowSetTheSettingOnce(t *testing.T) {
+	st := storetest.Open(t, storetest.Dialects(t)[store.SQLite](t))
+	ctx := context.Background()
+	runs := func(q string) int {
+		t.Helper()
+		n, err := st.StatementRuns(ctx, q)
+		storetest.MustNotErr(t, "statement runs", err)
+		return n
+	}
+	const normal, full = "PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL"
+	redoable := func(i int) {
+		t.Helper()
+		storetest.MustNotErr(t, "redoable tx", st.TxRedoable(ctx, func(tx *sqlx.Tx) error {
+			if got := syncSetting(ctx, t, st, tx); got != "1" {
+				t.Errorf("transaction %d: commits wait as %q, want 1 (NORMAL)", i, got)
+			}
+			_, err := store.PutBlob(ctx, tx, fmt.Appendf(nil, "redoable %d", i))
+			return err
+		}))
+	}
+	for i := range 3 {
+		redoable(i)
+	}
+	if n, m := runs(normal), runs(full); n != 1 || m != 0 {
+		t.Fatalf("three unsynced transactions in a row set NORMAL %d times and FULL %d, want 1 and 0", n, m)
+	}
+	// Any other use sets FULL first: a plain write, here.
+	_, err := st.DB.ExecContext(ctx, "CREATE TABLE after_unsynced (a INTEGER)")
+	storetest.MustNotErr(t, "exec", err)
+	if m := runs(full); m != 1 {
+		t.Fatalf("the write after them set FULL %d times first, want 1", m)
+	}
+	if got := syncSetting(ctx, t, st, st.DB); got != "2" {
+		t.Errorf("after another use, commits wait as %q, want 2 (FULL)", got)
+	}
+	redoable(3)
+	if n := runs(normal); n != 2 {
+		t.Errorf("an unsynced transaction after FULL set NORMAL %d times in all, want 2", n)
 	}
 }

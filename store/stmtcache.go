@@ -58,6 +58,29 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 type cachingConn struct {
 	driver.Conn
 	stmts map[string]*cachedStmt
+	// restore, if not empty, is a statement to run before the connection's next use by
+	// anyone but its holder (held): a holder that changes a setting of the connection
+	// leaves it for the next holder of the same kind, and whoever else comes next
+	// restores it first (SQLite's synchronous, txUnsynced). Every use comes through
+	// ExecContext, QueryContext, PrepareContext or BeginTx (the store prepares no
+	// statement of database/sql's, which would run on the driver's directly).
+	restore string
+	held    bool
+}
+
+// ready runs the pending restore, unless the connection is held. A connection it cannot
+// restore is bad: database/sql closes it and goes on with a new one, opened as the DSN
+// says.
+func (c *cachingConn) ready(ctx context.Context) error {
+	if c.restore == "" || c.held {
+		return nil
+	}
+	q := c.restore
+	c.restore = ""
+	if _, err := c.exec(ctx, q, nil); err != nil {
+		return driver.ErrBadConn
+	}
+	return nil
 }
 
 type cachedStmt struct {
@@ -115,6 +138,13 @@ func (c *cachingConn) closeStmts() {
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
+	return c.exec(ctx, query, args)
+}
+
+func (c *cachingConn) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if !cacheable(query, len(args)) {
 		if e, ok := c.Conn.(driver.ExecerContext); ok {
 			return e.ExecContext(ctx, query, args)
@@ -133,6 +163,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
 	if !cacheable(query, len(args)) {
 		if q, ok := c.Conn.(driver.QueryerContext); ok {
 			return q.QueryContext(ctx, query, args)
@@ -167,10 +200,16 @@ func (c *cachingConn) Close() error {
 // The interfaces database/sql looks for on a connection, passed through.
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
 	return c.prepare(ctx, query)
 }
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		return b.BeginTx(ctx, opts)
 	}
