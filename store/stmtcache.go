@@ -70,14 +70,15 @@ type cachingConn struct {
 
 // ready runs the pending restore, unless the connection is held. A connection it cannot
 // restore is bad: database/sql closes it and goes on with a new one, opened as the DSN
-// says.
+// says. The caller's deadline does not apply: a caller giving up must not cost the
+// connection (and its statements).
 func (c *cachingConn) ready(ctx context.Context) error {
 	if c.restore == "" || c.held {
 		return nil
 	}
 	q := c.restore
 	c.restore = ""
-	if _, err := c.exec(ctx, q, nil); err != nil {
+	if _, err := c.exec(context.WithoutCancel(ctx), q, nil); err != nil {
 		return driver.ErrBadConn
 	}
 	return nil
