@@ -81,10 +81,11 @@ const laneWindow = 4
 // from on), not among all of them. With the MOD inside the index scan, PostgreSQL
 // guessed that few rows would pass it and chose, on every batch, to read all of a
 // flood's new rows (thousands) and sort them, rather than read the index in order and
-// stop once the lane had enough. A LIMIT on the scan itself makes reading in order and stopping the plan.
-// Ids are dealt to the lanes in turn, so each lane's share of any window is about
-// 1/lanes. A lane whose rows all lie past the window, the others far behind, finds
-// nothing until they catch up; they are then busy with older rows than its own.
+// stop once the lane had enough. A LIMIT on the scan itself makes reading in order and
+// stopping the plan. Ids are dealt to the lanes in turn, so each lane's share of any
+// window is about 1/lanes. A lane whose rows all lie past the window, the others far
+// behind, finds nothing until they catch up; they are then busy with older rows than
+// its own.
 func (s *Store) DueInboundLane(ctx context.Context, limit, lane, lanes int, from int64) ([]int64, error) {
 	fresh, mine := `SELECT id FROM inbound WHERE status = `+sqlList(InboundNew)+` AND id >= ?`, ""
 	args := []any{from}
